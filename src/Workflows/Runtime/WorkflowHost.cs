@@ -1,0 +1,70 @@
+using ApprovalEngine.Workflows.Storage;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ApprovalEngine.Workflows.Runtime;
+
+/// <summary>Runs one node's background parts: migrations at start, the wakeup listener, the task worker and the reaper.</summary>
+internal sealed partial class WorkflowHost(
+    NpgsqlDataSource dataSource, WakeupHub hub, TaskWorker worker, TaskReaper reaper, IOptions<WorkflowRuntimeOptions> options, ILogger<WorkflowHost> logger)
+    : IHostedService, IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _abort = new();
+    private Task _loops = Task.CompletedTask;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (settings.MigrateOnStart)
+        {
+            await SchemaMigrator.MigrateAsync(dataSource, logger, cancellationToken);
+        }
+
+        var loops = new List<Task> { hub.RunAsync(_stopping.Token) };
+        if (settings.RunWorker)
+        {
+            loops.Add(worker.RunAsync(_stopping.Token, _abort.Token));
+            loops.Add(reaper.RunAsync(_stopping.Token));
+        }
+
+        _loops = Task.WhenAll(loops);
+        LogStarted(settings.NodeId, settings.RunWorker);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Stop claiming; let running tasks finish until the host's shutdown timeout, then cancel them.
+        await _stopping.CancelAsync();
+        try
+        {
+            await _loops.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await _abort.CancelAsync();
+            await _loops;
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _stopping.Dispose();
+        _abort.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(1180, LogLevel.Information, "Workflow runtime node {NodeId} started (worker: {RunWorker})")]
+    private partial void LogStarted(string nodeId, bool runWorker);
+}
+
+internal sealed class WorkflowRuntimeOptionsValidator : IValidateOptions<WorkflowRuntimeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WorkflowRuntimeOptions options)
+    {
+        var errors = options.Validate();
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors.Select(e => $"WorkflowRuntime: {e}"));
+    }
+}

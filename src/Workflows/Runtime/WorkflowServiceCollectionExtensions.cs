@@ -1,0 +1,36 @@
+using ApprovalEngine.Workflows.Runtime;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class WorkflowServiceCollectionExtensions
+{
+    /// <summary>
+    /// Add the durable workflow runtime on the PostgreSQL at <paramref name="connectionString"/>: the API
+    /// (<see cref="WorkflowRuntime"/>) and, as a hosted service, migrations, wakeups, the task worker and the reaper.
+    /// Activities are added separately as <see cref="IActivity"/> singletons.
+    /// </summary>
+    public static IServiceCollection AddWorkflowRuntime(this IServiceCollection services, string connectionString, Action<WorkflowRuntimeOptions>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        services.AddOptions<WorkflowRuntimeOptions>().Configure(o => configure?.Invoke(o));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkflowRuntimeOptions>, WorkflowRuntimeOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp =>
+        {
+            var builder = new NpgsqlDataSourceBuilder(connectionString);
+            builder.UseLoggerFactory(sp.GetService<ILoggerFactory>());
+            return builder.Build();
+        });
+        services.TryAddSingleton<ActivityRegistry>();
+        services.TryAddSingleton<WakeupHub>();
+        services.TryAddSingleton<WorkflowRuntime>();
+        services.TryAddSingleton<TaskWorker>();
+        services.TryAddSingleton<TaskReaper>();
+        services.AddHostedService<WorkflowHost>();
+        return services;
+    }
+}
