@@ -19,7 +19,7 @@ public sealed partial class NotifyActivity(IEnumerable<IApprovalNotifier> notifi
 
     public async Task<ActivityResult> RunAsync(ActivityContext context, CancellationToken cancellationToken)
     {
-        var notice = ToNotice(context.Workflow);
+        var notice = ToNotice(context.Workflow, context.WorkflowVersion);
         var results = await Task.WhenAll(_notifiers.Select(n => n.NotifyAsync(notice, cancellationToken)));
         var failures = _notifiers.Zip(results).Where(p => !p.Second.Delivered).ToList();
         foreach (var (notifier, result) in failures)
@@ -34,9 +34,10 @@ public sealed partial class NotifyActivity(IEnumerable<IApprovalNotifier> notifi
                 retryable: failures.Any(f => f.Second.Retryable));
     }
 
-    public static ApprovalNotice ToNotice(ApprovalState state) => new()
+    public static ApprovalNotice ToNotice(ApprovalState state, int version) => new()
     {
         ApprovalId = state.Id,
+        Version = version,
         Status = ApprovalMachine.StatusName(state.Status),
         AgentId = state.Request.AgentId,
         AgentOwner = state.Request.AgentOwner,

@@ -10,6 +10,12 @@ public sealed record ApprovalNotice
 {
     public required Guid ApprovalId { get; init; }
 
+    /// <summary>
+    /// Grows with every change of the approval. Notices can arrive out of order (they run as concurrent tasks):
+    /// a notifier must not replace a card showing a higher version with a lower one.
+    /// </summary>
+    public required int Version { get; init; }
+
     /// <summary>pending, escalated, approved, denied, expired, cancelled, executing, completed, failed, in_doubt.</summary>
     public required string Status { get; init; }
 

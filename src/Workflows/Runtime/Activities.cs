@@ -30,7 +30,8 @@ public sealed record ActivityOptions
     public bool AtMostOnce { get; init; }
 }
 
-public sealed record ActivityContext(long TaskId, Guid WorkflowId, string Kind, int Attempt, int MaxAttempts, JsonElement Args, ApprovalState Workflow);
+/// <summary>What an activity gets: its task, and the workflow as of <paramref name="WorkflowVersion"/> (when the task was claimed).</summary>
+public sealed record ActivityContext(long TaskId, Guid WorkflowId, string Kind, int Attempt, int MaxAttempts, JsonElement Args, ApprovalState Workflow, int WorkflowVersion);
 
 /// <summary>What an activity reports. Failures are values, not exceptions; an exception counts as <see cref="OutcomeUnknown"/>.</summary>
 public abstract record ActivityResult

@@ -55,14 +55,15 @@ internal sealed class TaskQueue(NpgsqlDataSource dataSource)
         WHERE id = $1 AND lease_token = $2 AND state = 'running'
         """;
 
+    // The attempt never started, so it does not count.
     private const string ReleaseSql = """
-        UPDATE wf_task SET state = 'ready', lease_token = NULL, lease_owner = NULL, lease_until = NULL, run_at = now()
+        UPDATE wf_task SET state = 'ready', attempt = attempt - 1, lease_token = NULL, lease_owner = NULL, lease_until = NULL, run_at = now()
         WHERE id = $1 AND lease_token = $2 AND state = 'running'
         """;
 
     // Expired leases of tasks that are safe to run again go straight back to the queue.
     private const string RequeueExpiredSql = """
-        UPDATE wf_task SET state = 'ready', lease_token = NULL, lease_until = NULL, run_at = now(),
+        UPDATE wf_task SET state = 'ready', lease_token = NULL, lease_owner = NULL, lease_until = NULL, run_at = now(),
             last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired'
         WHERE state = 'running' AND lease_until < now() AND NOT at_most_once AND attempt < max_attempts
         """;

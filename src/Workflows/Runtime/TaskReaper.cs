@@ -37,8 +37,9 @@ public sealed partial class TaskReaper
                 {
                     await ReapOnceAsync(stoppingToken);
                 }
-                catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
+                    // The next tick tries again; a reaper that stops for good would strand expired tasks.
                     LogReapFailed(e);
                 }
             }
@@ -67,6 +68,11 @@ public sealed partial class TaskReaper
             catch (LeaseLostException)
             {
                 // Another reaper pass got there first; nothing to do.
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One task that cannot be settled must not strand the others; its stolen lease expires and it comes back.
+                LogSettleFailed(e, task.Fence.TaskId);
             }
         }
 
@@ -112,6 +118,9 @@ public sealed partial class TaskReaper
 
     [LoggerMessage(1162, LogLevel.Error, "Workflow {WorkflowId}: execution lost its node mid-call; recorded {Input}")]
     private partial void LogSettled(Guid workflowId, string input);
+
+    [LoggerMessage(1164, LogLevel.Error, "Could not settle expired task {TaskId}; will retry")]
+    private partial void LogSettleFailed(Exception exception, long taskId);
 
     [LoggerMessage(1163, LogLevel.Warning, "Reaper pass failed; will retry")]
     private partial void LogReapFailed(Exception exception);

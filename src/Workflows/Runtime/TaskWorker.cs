@@ -60,8 +60,9 @@ public sealed partial class TaskWorker
                 {
                     break;
                 }
-                catch (Exception e) when (e is NpgsqlException or TimeoutException or IOException)
+                catch (Exception e)
                 {
+                    // Never let one bad claim (database down, an unreadable row) stop this node's worker for good.
                     LogClaimFailed(e);
                     await Delay(TimeSpan.FromSeconds(1), stoppingToken);
                     continue;
@@ -156,7 +157,7 @@ public sealed partial class TaskWorker
             return;
         }
 
-        var result = await RunActivityAsync(task, workflow.State, ct);
+        var result = await RunActivityAsync(task, workflow, ct);
         var retriesLeft = !task.AtMostOnce && task.Attempt < task.MaxAttempts;
         ApprovalInput input;
         switch (result)
@@ -190,7 +191,7 @@ public sealed partial class TaskWorker
 
     private async Task RunActivityTaskAsync(ClaimedTask task, CancellationToken ct)
     {
-        var result = await RunActivityAsync(task, task.Workflow.State, ct);
+        var result = await RunActivityAsync(task, task.Workflow, ct);
         var retriesLeft = task.Attempt < task.MaxAttempts;
         var updated = result switch
         {
@@ -217,12 +218,12 @@ public sealed partial class TaskWorker
         _hub.TasksSignal.Set();
     }
 
-    private async Task<ActivityResult> RunActivityAsync(ClaimedTask task, ApprovalState workflow, CancellationToken ct)
+    private async Task<ActivityResult> RunActivityAsync(ClaimedTask task, WorkflowSnapshot workflow, CancellationToken ct)
     {
         var activity = _activities.Find(task.Kind) ?? throw new InvalidOperationException($"No activity is registered for task kind '{task.Kind}'.");
         try
         {
-            return await activity.RunAsync(new ActivityContext(task.Id, task.WorkflowId, task.Kind, task.Attempt, task.MaxAttempts, task.Args, workflow), ct);
+            return await activity.RunAsync(new ActivityContext(task.Id, task.WorkflowId, task.Kind, task.Attempt, task.MaxAttempts, task.Args, workflow.State, workflow.Version), ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace ApprovalEngine.Workflows.Runtime;
@@ -17,17 +16,20 @@ public sealed partial class WakeupHub
     private const int MaxPayloadBytes = 7000;
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly string _listenConnectionString;
     private readonly ILogger _logger;
     private readonly string _tag = Guid.NewGuid().ToString("N")[..8];
     private readonly Channel<Guid?> _outbox = System.Threading.Channels.Channel.CreateUnbounded<Guid?>(new() { SingleReader = true });
     private readonly Dictionary<Guid, Waiter> _waiters = [];
     private readonly Lock _gate = new();
 
-    public WakeupHub(NpgsqlDataSource dataSource, IOptions<WorkflowRuntimeOptions> options, ILogger<WakeupHub> logger)
+    internal WakeupHub(NpgsqlDataSource dataSource, string connectionString, ILogger<WakeupHub> logger)
     {
         _dataSource = dataSource;
         _logger = logger;
-        _ = options;
+
+        // A dedicated, unpooled connection: LISTEN state must not leak into the pool, and keepalives detect a dead link.
+        _listenConnectionString = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, KeepAlive = 5 }.ConnectionString;
     }
 
     /// <summary>Set when tasks may be due: a local commit created some, or another node said so.</summary>
@@ -123,14 +125,12 @@ public sealed partial class WakeupHub
 
     private async Task ListenAsync(CancellationToken ct)
     {
-        // A dedicated, unpooled connection: LISTEN state must not leak into the pool, and keepalives detect a dead link.
-        var builder = new NpgsqlConnectionStringBuilder(_dataSource.ConnectionString) { Pooling = false, KeepAlive = 5 };
         var backoff = TimeSpan.FromMilliseconds(100);
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                await using var connection = new NpgsqlConnection(builder.ConnectionString);
+                await using var connection = new NpgsqlConnection(_listenConnectionString);
                 await connection.OpenAsync(ct);
                 connection.Notification += (_, e) => OnNotification(e.Payload);
                 await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
@@ -158,7 +158,15 @@ public sealed partial class WakeupHub
                 Listening = false;
                 LogListenFailed(e, backoff);
                 WakeAll();
-                await Task.Delay(backoff, ct).ContinueWith(static _ => { }, TaskScheduler.Default);
+                try
+                {
+                    await Task.Delay(backoff, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }

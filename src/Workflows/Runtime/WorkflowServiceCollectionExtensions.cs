@@ -22,11 +22,17 @@ public static class WorkflowServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var builder = new NpgsqlDataSourceBuilder(connectionString);
+            // The runtime leaves no session state on pooled connections (LISTEN has its own), so skip the
+            // DISCARD ALL on every checkout: it doubled server round trips and threw away prepared plans.
+            builder.ConnectionStringBuilder.NoResetOnClose = true;
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+            builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
             builder.UseLoggerFactory(sp.GetService<ILoggerFactory>());
             return builder.Build();
         });
         services.TryAddSingleton<ActivityRegistry>();
-        services.TryAddSingleton<WakeupHub>();
+        // The listener needs the full connection string: NpgsqlDataSource.ConnectionString omits the password.
+        services.TryAddSingleton(sp => new WakeupHub(sp.GetRequiredService<NpgsqlDataSource>(), connectionString, sp.GetRequiredService<ILogger<WakeupHub>>()));
         services.TryAddSingleton<WorkflowRuntime>();
         services.TryAddSingleton<TaskWorker>();
         services.TryAddSingleton<TaskReaper>();

@@ -176,7 +176,9 @@ public static partial class SchemaMigrator
         }
         catch (NpgsqlException)
         {
-            // A broken connection ends its session, and the session's locks with it.
+            // A broken connection ends its session, and the session's locks with it. Pooled connections skip the
+            // reset on return, so make sure this one is dropped rather than reused while it might hold the lock.
+            NpgsqlConnection.ClearPool(connection);
         }
     }
 

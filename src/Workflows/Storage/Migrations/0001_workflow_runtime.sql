@@ -118,6 +118,8 @@ CREATE TABLE wf_task (
 CREATE INDEX wf_task_due ON wf_task (run_at, id) WHERE state = 'ready';
 CREATE INDEX wf_task_lease ON wf_task (lease_until) WHERE state = 'running';
 CREATE INDEX wf_task_wf ON wf_task (wf_id);
+-- Cancelling a workflow's pending timers must not depend on statistics being fresh.
+CREATE INDEX wf_task_ready_by_wf ON wf_task (wf_id, kind) WHERE state = 'ready';
 
 -- The first statement of every transition batch: lock the instance, compare-and-set on version,
 -- check the deadline on the database clock, and fence on the task lease. Any failure aborts the
