@@ -9,11 +9,14 @@ namespace ApprovalEngine.Workflows.Runtime;
 /// <summary>Runs one node's background parts: migrations at start, the wakeup listener, the task worker and the reaper.</summary>
 internal sealed partial class WorkflowHost(
     NpgsqlDataSource dataSource, WakeupHub hub, TaskWorker worker, TaskReaper reaper, IOptions<WorkflowRuntimeOptions> options, ILogger<WorkflowHost> logger)
-    : IHostedService, IAsyncDisposable
+    : IHostedService
 {
+    // Not disposed: they own no timers, and a host may call StopAsync again after disposing its services.
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _abort = new();
+    private readonly Lock _gate = new();
     private Task _loops = Task.CompletedTask;
+    private Task? _stopped;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -34,7 +37,16 @@ internal sealed partial class WorkflowHost(
         LogStarted(settings.NodeId, settings.RunWorker);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Idempotent: a second call (test hosts stop twice) waits for the first.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return _stopped ??= StopOnceAsync(cancellationToken);
+        }
+    }
+
+    private async Task StopOnceAsync(CancellationToken cancellationToken)
     {
         // Stop claiming; let running tasks finish until the host's shutdown timeout, then cancel them.
         await _stopping.CancelAsync();
@@ -47,13 +59,6 @@ internal sealed partial class WorkflowHost(
             await _abort.CancelAsync();
             await _loops;
         }
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        _stopping.Dispose();
-        _abort.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     [LoggerMessage(1180, LogLevel.Information, "Workflow runtime node {NodeId} started (worker: {RunWorker})")]

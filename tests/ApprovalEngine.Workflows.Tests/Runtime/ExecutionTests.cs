@@ -125,14 +125,17 @@ public sealed class ExecutionTests : IAsyncLifetime
 
         await node.Runtime.SignalAsync(start.Workflow.Id, new SignalRequest("approve", "a", "alice@example.com"));
         await node.Runtime.AwaitAsync(start.Workflow.Id, cancellationToken: Within(20));
-        // Notify tasks run concurrently, so cards may arrive in any order; each carries its version.
+        // One notify task per change. They run concurrently and each shows the state current when it ran, with
+        // that state's version, so a notifier can tell a stale card from a newer one.
         await Db.WaitUntilAsync(() => Task.FromResult(_notifier.Statuses(start.Workflow.Id).Count >= 3), TimeSpan.FromSeconds(10), "three cards are sent");
         await Task.Delay(300);
 
-        Assert.Equal(["approved", "completed", "pending"], _notifier.Statuses(start.Workflow.Id).Order(StringComparer.Ordinal));
-        var notices = _notifier.Notices.Where(n => n.ApprovalId == start.Workflow.Id).OrderBy(n => n.Version).ToList();
-        Assert.Equal(["pending", "approved", "completed"], notices.Select(n => n.Status));
-        Assert.Equal(("agent-1", "ops", 1), (notices[0].AgentId, notices[0].ApproverGroup, notices[0].Quorum));
+        var notices = _notifier.Notices.Where(n => n.ApprovalId == start.Workflow.Id).ToList();
+        Assert.Equal(3, notices.Count);
+        var statusAtVersion = new Dictionary<int, string> { [1] = "pending", [3] = "approved", [4] = "executing", [5] = "completed" };
+        Assert.All(notices, n => Assert.Equal(statusAtVersion[n.Version], n.Status));
+        Assert.Equal("completed", notices.MaxBy(n => n.Version)!.Status);
+        Assert.All(notices, n => Assert.Equal(("agent-1", "ops", 1), (n.AgentId, n.ApproverGroup, n.Quorum)));
     }
 
     [Fact]
