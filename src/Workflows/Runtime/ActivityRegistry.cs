@@ -1,4 +1,5 @@
 using ApprovalEngine.Workflows.Approval;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalEngine.Workflows.Runtime;
 
@@ -8,7 +9,7 @@ public sealed class ActivityRegistry
     private readonly Dictionary<string, IActivity> _byKind;
     private readonly ActivityOptions _timerOptions;
 
-    public ActivityRegistry(IEnumerable<IActivity> activities, Microsoft.Extensions.Options.IOptions<WorkflowRuntimeOptions> options)
+    public ActivityRegistry(IEnumerable<IActivity> activities, IOptions<WorkflowRuntimeOptions> options)
     {
         _byKind = new Dictionary<string, IActivity>(StringComparer.Ordinal);
         foreach (var activity in activities)

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using ApprovalEngine.Workflows.Approval;
 using Microsoft.Extensions.Logging;

@@ -80,7 +80,7 @@ public sealed class HistoryTests : IAsyncLifetime
 
         var e = await Assert.ThrowsAsync<PostgresException>(() => Db.ExecuteAsync(_db, "UPDATE wf_event SET actor = 'x' WHERE wf_id = $1", start.Workflow.Id));
 
-        Assert.Equal("AE001", e.SqlState);
+        Assert.Equal(SqlStates.AppendOnly, e.SqlState);
     }
 
     [Fact]
