@@ -2,7 +2,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 
 internal static class BundlesSection
 {
-    private static readonly string[] Fields = ["upstreams", "tools", "agents"];
+    private static readonly string[] Fields = ["upstreams", "tools", "agents", "namespaced"];
 
     public static Dictionary<string, BundleConfig> Read(MappingView root, ISet<string> upstreamNames, IReadOnlyDictionary<string, AgentConfig> agents, string separator)
     {
@@ -32,12 +32,19 @@ internal static class BundlesSection
             }
 
             var members = ReadUpstreams(bundle, upstreamNames);
+            var namespaced = bundle.Choice("namespaced", required: false, "true", "false") is not "false";
+            if (!namespaced && members.Count > 1)
+            {
+                bundle.Reader.Error(bundle.KeyPosition("namespaced"), bundle.PathOf("namespaced"), $"namespaced: false needs exactly one upstream, so that names cannot collide (this bundle has {members.Count})");
+            }
+
             bundles[key.Value] = new BundleConfig
             {
                 Name = key.Value,
                 Upstreams = members,
                 Tools = ReadTools(bundle, members, separator),
                 Agents = ReadAgents(bundle, agents, groups),
+                Namespaced = namespaced,
             };
         }
 

@@ -131,6 +131,12 @@ public sealed record BundleConfig
     /// <summary>Agent ids and <c>group:&lt;name&gt;</c> entries.</summary>
     public IReadOnlyList<string> Agents { get; init; } = [];
 
+    /// <summary>
+    /// Whether names carry the upstream prefix (<c>fs__read_file</c>). Only a single-upstream bundle may turn it
+    /// off, to present that server's names unchanged (a drop-in for clients that hard-code tool names).
+    /// </summary>
+    public bool Namespaced { get; init; } = true;
+
     public bool Admits(AgentConfig agent)
     {
         foreach (var member in Agents)
