@@ -1,6 +1,11 @@
+using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
 using ApprovalEngine.Gateway.Hosting;
+using ApprovalEngine.Gateway.Mcp;
+using ApprovalEngine.Gateway.Quickstart;
+using ApprovalEngine.Gateway.Stdio;
+using ApprovalEngine.Gateway.Upstreams;
 using ApprovalEngine.Gateway.Verification;
 
 // `verify` recomputes every history chain and exits: no web server, no worker.
@@ -9,25 +14,35 @@ if (VerifyCommand.Matches(args))
     return await VerifyCommand.RunAsync(args[1..], CommandConfiguration.Load(), Console.Out, Console.Error);
 }
 
+// `stdio --url` relays a local MCP client to a gateway over HTTP and exits with its client.
+if (StdioBridge.Matches(args))
+{
+    return await StdioBridge.RunAsync(args, Environment.GetEnvironmentVariable, Console.Error, CancellationToken.None);
+}
+
 try
 {
     var builder = WebApplication.CreateBuilder(args);
+    builder.Configuration.AddCommandLine(args, CommandConfiguration.Switches);
     builder.UseDefaultListenAddress();
     builder.UseGatewayLoggingDefaults();
 
     // Checked before anything starts, so a bad value stops the node with a message instead of a half-started host.
     var configureRuntime = builder.Configuration.ReadRuntimeOptions();
+    var configFile = builder.Configuration[ConfigurationHosting.ConfigFileKey] ?? QuickstartConsole.Prepare(builder, Console.Out);
+    builder.Services.AddGatewayConfiguration(configFile);
 
     // The configured server, or an embedded one; from here on the host owns it and stops it when the host stops.
     var database = await GatewayDatabase.StartAsync(builder.Configuration);
     builder.Services.AddGatewayDatabase(database);
-
-    // No activities yet (no upstreams): this node runs the runtime's timers only.
     builder.Services.AddWorkflowRuntime(database.ConnectionString, configureRuntime);
+    builder.Services.AddUpstreams();
+    builder.Services.AddMcpEndpoint();
     builder.Services.AddHealthEndpoints();
 
     var app = builder.Build();
     app.MapHealthEndpoints();
+    app.MapMcpEndpoints();
     await app.RunAsync();
     return 0;
 }

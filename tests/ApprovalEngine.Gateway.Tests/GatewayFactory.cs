@@ -2,25 +2,34 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalEngine.Gateway.Tests;
 
 /// <summary>The real gateway host, in memory, with the given settings (applied like command-line arguments, before Program reads them).</summary>
-public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services = null) : WebApplicationFactory<Program>
 {
-    public static GatewayFactory ForDatabase(string connectionString, params (string Key, string? Value)[] more)
+    /// <summary>A configuration with nothing behind it, for tests about the host itself (the gateway needs a file).</summary>
+    public static string EmptyConfigPath { get; } = WriteEmptyConfig();
+
+    public static GatewayFactory ForDatabase(string connectionString, params (string Key, string? Value)[] more) =>
+        ForDatabase(connectionString, null, more);
+
+    public static GatewayFactory ForDatabase(string connectionString, Action<IServiceCollection>? services, params (string Key, string? Value)[] more)
     {
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:ApprovalEngine"] = connectionString,
             ["ApprovalEngine:Runtime:PollInterval"] = "00:00:00.200",
+            ["ApprovalEngine:Config"] = EmptyConfigPath,
         };
         foreach (var (key, value) in more)
         {
             settings[key] = value;
         }
 
-        return new GatewayFactory(settings);
+        return new GatewayFactory(settings, services);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -29,6 +38,18 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
         {
             builder.UseSetting(key, value);
         }
+
+        if (services is not null)
+        {
+            builder.ConfigureTestServices(services);
+        }
+    }
+
+    private static string WriteEmptyConfig()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ae-empty-{Environment.ProcessId}.yaml");
+        File.WriteAllText(path, "upstreams: {}\n");
+        return path;
     }
 
     /// <summary>GETs <paramref name="path"/> until it answers <paramref name="expected"/>; fails after <paramref name="timeout"/>.</summary>

@@ -14,6 +14,7 @@ public static class StartupFailure
 
     public static bool IsExpected(Exception exception) => Unwrap(exception) is
         GatewayStartupException
+        or Configuration.GatewayConfigException
         or OptionsValidationException
         or NpgsqlException
         or IOException { InnerException: AddressInUseException };

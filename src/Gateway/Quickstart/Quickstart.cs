@@ -1,0 +1,111 @@
+using System.Globalization;
+using ApprovalEngine.Gateway.Agents;
+using ApprovalEngine.Gateway.Hosting;
+
+namespace ApprovalEngine.Gateway.Quickstart;
+
+/// <summary>
+/// What the gateway runs with when no configuration file is given: server-filesystem over a sandbox folder and
+/// server-memory (both from npm, through npx), one bundle, and one agent whose key is made on first start. All of
+/// it lives under <c>.data/quickstart</c> and is reused, so edits to the file and the key survive restarts.
+/// </summary>
+public static class QuickstartSetup
+{
+    public const string Bundle = "quickstart";
+    public const string AgentId = "quickstart-agent";
+
+    // Pinned so that a quickstart today behaves like the one the README describes.
+    public const string FilesystemPackage = "@modelcontextprotocol/server-filesystem@2026.8.31";
+    public const string MemoryPackage = "@modelcontextprotocol/server-memory@2026.8.31";
+
+    public static string DefaultDirectory { get; } = Path.Combine(".data", "quickstart");
+
+    /// <summary>Creates what is missing and returns the configuration file's path.</summary>
+    public static QuickstartFiles Prepare(string directory)
+    {
+        var root = Path.GetFullPath(directory);
+        var sandbox = Path.Combine(root, "sandbox");
+        Directory.CreateDirectory(sandbox);
+        var welcome = Path.Combine(sandbox, "welcome.txt");
+        if (!File.Exists(welcome))
+        {
+            File.WriteAllText(welcome, "This folder is the quickstart's filesystem sandbox. Agents may read it; writes go through the gateway.\n");
+        }
+
+        var keyFile = Path.Combine(root, "agent.key");
+        if (!File.Exists(keyFile))
+        {
+            File.WriteAllText(keyFile, ApiKeys.Generate() + "\n");
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        var key = File.ReadAllText(keyFile).Trim();
+        var config = Path.Combine(root, "gateway.yaml");
+        if (!File.Exists(config))
+        {
+            File.WriteAllText(config, Yaml(ApiKeys.Hash(key)));
+        }
+
+        return new QuickstartFiles(config, key);
+    }
+
+    private static string Yaml(string keyHash) => string.Create(CultureInfo.InvariantCulture, $"""
+        # Quickstart configuration, written on first start. Edit it freely: the gateway reloads it on change.
+        # Paths are relative to this file.
+        upstreams:
+          fs:
+            type: stdio
+            command: npx
+            # The sandbox is the working directory, so relative paths from agents land inside it.
+            args: ["-y", "{FilesystemPackage}", "."]
+            cwd: ./sandbox
+          memory:
+            type: stdio
+            command: npx
+            args: ["-y", "{MemoryPackage}"]
+            cwd: .
+            env:
+              MEMORY_FILE_PATH: ./memory.jsonl
+
+        agents:
+          {AgentId}:
+            owner: quickstart@localhost.localdomain
+            groups: [quickstart]
+            keys:
+              # The key itself is in agent.key, next to this file.
+              - {keyHash}
+
+        bundles:
+          {Bundle}:
+            upstreams: [fs, memory]
+            agents: [{AgentId}]
+
+        """);
+}
+
+public sealed record QuickstartFiles(string ConfigPath, string AgentKey);
+
+public static class QuickstartConsole
+{
+    /// <summary>Prepares the quickstart files and tells the person at the console how to connect.</summary>
+    public static string Prepare(WebApplicationBuilder builder, TextWriter console)
+    {
+        var files = QuickstartSetup.Prepare(QuickstartSetup.DefaultDirectory);
+        var baseUrl = (builder.Configuration[WebHostDefaults.ServerUrlsKey] ?? ListenAddress.Default).Split(';')[0].TrimEnd('/');
+
+        // The one place a key is shown: the quickstart's own local key, to the person who started it.
+        console.WriteLine($"""
+
+            Approval Engine quickstart (no --config given)
+              MCP URL:   {baseUrl}/mcp/{QuickstartSetup.Bundle}
+              Agent key: {files.AgentKey}
+              Config:    {files.ConfigPath}
+            Connect an MCP client with the header  Authorization: Bearer <agent key>
+
+            """);
+        return files.ConfigPath;
+    }
+}
