@@ -1,0 +1,186 @@
+// Upstreams speak 2025-11-25, where logging is current; the SDK marks it obsolete (MCP9005) for 2026-07-28.
+#pragma warning disable MCP9005
+
+using System.Text.Json;
+using ApprovalEngine.Gateway.Upstreams;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace ApprovalEngine.Gateway.Tests.Upstreams;
+
+public sealed class ForwardingTests : IAsyncLifetime
+{
+    private readonly UpstreamPool pool = PoolTestKit.NewPool();
+
+    public async Task InitializeAsync()
+    {
+        await pool.ApplyAsync(Peers.Config(Peers.EverythingStdio(), Peers.FixtureStdio("fixture")));
+        await pool.WaitForCatalogAsync(
+            c => c.Upstreams["fixture"].State == UpstreamState.Ready
+                && c.Upstreams["everything"] is { State: UpstreamState.Ready } e && e.Tools.Any(t => t.Name == "trigger-elicitation-request"),
+            "both ready");
+    }
+
+    public async Task DisposeAsync() => await pool.DisposeAsync();
+
+    [Fact]
+    public async Task CallTool_LongRunningOperation_ForwardsEveryProgressStep()
+    {
+        var progress = new RecordingProgress();
+
+        var result = await pool.CallAsync("everything", "trigger-long-running-operation", new { duration = 1, steps = 3 }, Peers.Context(progress: progress));
+
+        Assert.Contains("Long running operation completed", result.Text(), StringComparison.Ordinal);
+
+        // The SDK handles incoming messages concurrently, so the last step may land just after the result.
+        await progress.WaitForAsync(3);
+        Assert.Equal([1d, 2d, 3d], progress.Values.Select(v => (double)v.Progress).Order());
+        Assert.All(progress.Values, v => Assert.Equal(3f, v.Total));
+    }
+
+    [Fact]
+    public async Task CallTool_CallerCancels_UpstreamSeesTheCancellation()
+    {
+        var channel = new RecordingChannel();
+        using var cancel = new CancellationTokenSource();
+        var call = pool.CallAsync("fixture", "block", new { log = "blocking now" }, Peers.Context(channel: channel), cancel.Token);
+
+        // The log message shows the upstream handler is running; then the agent gives up.
+        await channel.FirstLog.WaitAsync(PoolTestKit.Patience);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        await pool.WaitForCancellationsAsync("fixture", 1);
+    }
+
+    [Fact]
+    public async Task CallTool_UpstreamLogs_RelayedToTheCallsChannel()
+    {
+        var channel = new RecordingChannel();
+        var bystander = new RecordingChannel();
+        using var cancel = new CancellationTokenSource();
+        var call = pool.CallAsync("fixture", "block", new { log = "hello agent" }, Peers.Context(channel: channel), cancel.Token);
+
+        var log = await channel.FirstLog.WaitAsync(PoolTestKit.Patience);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        Assert.Equal(LoggingLevel.Info, log.Level);
+        Assert.Equal("fixture", log.Logger);
+        Assert.Equal("hello agent", log.Data.GetString());
+
+        // A channel of a call on another upstream hears nothing.
+        await pool.CallAsync("everything", "echo", new { message = "x" }, Peers.Context(channel: bystander));
+        Assert.Empty(bystander.Logs);
+    }
+
+    [Fact]
+    public async Task CallTool_UpstreamElicits_RelayedToTheOnlyCapableChannel()
+    {
+        var channel = new RecordingChannel(answer: _ => new ElicitResult
+        {
+            Action = "accept",
+            Content = new Dictionary<string, JsonElement> { ["name"] = JsonSerializer.SerializeToElement("Ada Lovelace"), ["check"] = JsonSerializer.SerializeToElement(true) },
+        });
+
+        var result = await pool.CallAsync("everything", "trigger-elicitation-request", context: Peers.Context(channel: channel));
+
+        var request = Assert.Single(channel.Elicitations);
+        Assert.Equal("Please provide inputs for the following fields:", request.Message);
+        Assert.Contains("name", request.RequestedSchema!.Properties.Keys);
+        Assert.Contains("Name: Ada Lovelace", result.Text(), StringComparison.Ordinal);
+        Assert.Contains("Agreed to terms: true", result.Text(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CallTool_ChannelWithoutElicitation_UpstreamGetsDecline()
+    {
+        var channel = new RecordingChannel(supportsElicitation: false);
+
+        var result = await pool.CallAsync("everything", "trigger-elicitation-request", context: Peers.Context(channel: channel));
+
+        Assert.Empty(channel.Elicitations);
+        Assert.Contains("declined", result.Text(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CallTool_TwoCapableCallsOnSharedConnection_ElicitationDeclined()
+    {
+        // Two agents' calls are in flight on the shared stdio connection; the elicitation could belong to either.
+        var blocker = new RecordingChannel();
+        var asker = new RecordingChannel(answer: _ => new ElicitResult { Action = "accept" });
+        using var cancel = new CancellationTokenSource();
+        var blocking = pool.CallAsync("fixture", "block", new { log = "in flight" }, Peers.Context(channel: blocker), cancel.Token);
+        await blocker.FirstLog.WaitAsync(PoolTestKit.Patience);
+
+        var result = await pool.CallAsync("fixture", "elicit", context: Peers.Context(channel: asker));
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => blocking);
+        Assert.Empty(asker.Elicitations);
+        Assert.Empty(blocker.Elicitations);
+        Assert.Equal("decline", JsonDocument.Parse(result.Text()).RootElement.GetProperty("action").GetString());
+    }
+
+    [Fact]
+    public async Task CallTool_UpstreamAnswersJsonRpcError_McpExceptionKeepsTheCode()
+    {
+        var error = await Assert.ThrowsAsync<McpProtocolException>(() => pool.CallAsync("fixture", "fail", new { code = -32001, message = "no such ticket" }));
+
+        Assert.Equal(-32001, (int)error.ErrorCode);
+        Assert.Contains("no such ticket", error.Message, StringComparison.Ordinal);
+        Assert.Equal("echo", (await pool.CallAsync("fixture", "echo", new { text = "echo" })).Text());
+    }
+
+    [Fact]
+    public async Task CallTool_UnknownUpstream_Unavailable()
+    {
+        var error = await Assert.ThrowsAsync<UpstreamUnavailableException>(() => pool.CallAsync("nope", "echo"));
+
+        Assert.Equal("nope", error.Upstream);
+        Assert.Contains("not configured", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadResourceAndGetPrompt_ServerEverything_Forwarded()
+    {
+        var entry = pool.Catalog.Upstreams["everything"];
+        var resource = entry.Resources[0];
+        var context = Peers.Context();
+
+        var read = await pool.ReadResourceAsync("everything", resource.Uri, context, CancellationToken.None);
+        var prompt = await pool.GetPromptAsync("everything", "simple-prompt", null, context, CancellationToken.None);
+
+        Assert.NotEmpty(read.Contents);
+        Assert.Equal(resource.Uri, read.Contents[0].Uri);
+        Assert.NotEmpty(prompt.Messages);
+    }
+
+    [Fact]
+    public async Task SetLoggingLevel_ReachesUpstreamsWithLogging_IgnoresTheOthers()
+    {
+        var root = Directory.CreateTempSubdirectory("ae-fs-").FullName;
+        try
+        {
+            // The filesystem server advertises no logging, and "down" never starts: neither may fail the request.
+            var config = Peers.Config(
+                Peers.EverythingStdio(),
+                Peers.FixtureStdio("fixture"),
+                Peers.Stdio("fs", [Peers.ServerFilesystem, root]),
+                Peers.Stdio("down", [], command: "/nonexistent/mcp-server"));
+            await pool.ApplyAsync(config);
+            var catalog = await pool.WaitForCatalogAsync(
+                c => c.Upstreams["fs"].State == UpstreamState.Ready && c.Upstreams["down"].State == UpstreamState.Failed,
+                "fs ready and down failed");
+            Assert.Null(catalog.Upstreams["fs"].Capabilities?.Logging);
+
+            await pool.SetLoggingLevelAsync(LoggingLevel.Warning, CancellationToken.None);
+
+            Assert.Equal("warning", (await pool.CallAsync("fixture", "logging-level")).Text());
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
