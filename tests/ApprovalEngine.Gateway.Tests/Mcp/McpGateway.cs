@@ -124,10 +124,10 @@ public static class RawMcp
     }
 
     public static string Initialize(int id = 1, string version = "2025-11-25") =>
-        $$"""{"jsonrpc":"2.0","id":{{id}},"method":"initialize","params":{"protocolVersion":"{{version}}","capabilities":{},"clientInfo":{"name":"raw-test","version":"1"}}}""";
+        Request(id, "initialize", "{\"protocolVersion\":\"" + version + "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw-test\",\"version\":\"1\"}}");
 
     public static string Request(int id, string method, string paramsJson = "{}") =>
-        $$"""{"jsonrpc":"2.0","id":{{id}},"method":"{{method}}","params":{{paramsJson}}}""";
+        $$$"""{"jsonrpc":"2.0","id":{{{id}}},"method":"{{{method}}}","params":{{{paramsJson}}}}""";
 
     public const string Initialized = """{"jsonrpc":"2.0","method":"notifications/initialized"}""";
 

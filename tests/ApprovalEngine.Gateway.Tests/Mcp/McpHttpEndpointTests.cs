@@ -19,7 +19,7 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
           memory:
             type: stdio
             command: node
-            args: ["{{NodePeers.ServerMemoryScript}}"]
+            args: ["{{NodePeers.ServerMemory("unused").Arguments[0]}}"]
             env:
               MEMORY_FILE_PATH: ./memory.jsonl
         agents:
@@ -70,7 +70,7 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
     [Fact]
     public async Task Post_WrongKey_Returns401InvalidTokenWithoutEchoingIt()
     {
-        var wrong = Agents.ApiKeys.Generate();
+        var wrong = ApprovalEngine.Gateway.Agents.ApiKeys.Generate();
 
         using var response = await client.SendAsync(RawMcp.Post(gateway.Url("tools"), wrong, RawMcp.Initialize()));
 
@@ -151,7 +151,7 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
     public async Task Post_OversizeBody_Returns413()
     {
         var padding = new string('x', 70_000);
-        var body = RawMcp.Request(1, "initialize", $$"""{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"{{padding}}","version":"1"}}""");
+        var body = RawMcp.Request(1, "initialize", $$$"""{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"{{{padding}}}","version":"1"}}""");
 
         using var response = await client.SendAsync(RawMcp.Post(gateway.Url("tools"), gateway.KeyOf("alpha"), body));
 
@@ -163,7 +163,7 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
     public async Task Post_OversizeChunkedBody_Returns413()
     {
         var padding = new string('x', 70_000);
-        var body = RawMcp.Request(1, "initialize", $$"""{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"{{padding}}","version":"1"}}""");
+        var body = RawMcp.Request(1, "initialize", $$$"""{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"{{{padding}}}","version":"1"}}""");
         using var request = RawMcp.Post(gateway.Url("tools"), gateway.KeyOf("alpha"), "{}");
         request.Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
         request.Content.Headers.ContentType = new("application/json");
