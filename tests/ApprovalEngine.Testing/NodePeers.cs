@@ -85,9 +85,12 @@ public static partial class NodePeers
         string? expectedFailuresPath,
         TimeSpan timeout,
         string? scenario = null,
+        string? bearer = null,
         CancellationToken cancellationToken = default)
     {
-        List<string> arguments = [ConformanceScript, "server", "--url", url];
+        // The suite cannot send headers; a preload adds the key to its requests, as any agent of the gateway would.
+        List<string> arguments = bearer is null ? [] : ["--import", Installed("inject-authorization.mjs")];
+        arguments.AddRange([ConformanceScript, "server", "--url", url]);
         arguments.AddRange(scenario is null ? ["--suite", suite] : ["--scenario", scenario]);
         if (expectedFailuresPath is not null)
         {
@@ -99,6 +102,12 @@ public static partial class NodePeers
         try
         {
             var info = PeerProcess.StartInfo(Node22, arguments, scratch.FullName);
+            if (bearer is not null)
+            {
+                info.Environment["MCP_AUTHORIZATION"] = "Bearer " + bearer;
+                info.Environment["MCP_AUTHORIZATION_ORIGIN"] = new Uri(url).GetLeftPart(UriPartial.Authority);
+            }
+
             var (exitCode, stdout, stderr) = await PeerProcess.RunAsync(info, timeout, cancellationToken);
             var output = AnsiEscape().Replace(stdout, "");
             return new ConformanceRun(exitCode, output, AnsiEscape().Replace(stderr, ""), ParseSummary(output));
