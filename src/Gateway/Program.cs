@@ -24,6 +24,9 @@ try
 
     // No activities yet (no upstreams): this node runs the runtime's timers only.
     builder.Services.AddWorkflowRuntime(database.ConnectionString, configureRuntime);
+
+    // After the runtime: it applies the schema at start, and the audit drains before the database stops.
+    builder.Services.AddToolCallAudit();
     builder.Services.AddHealthEndpoints();
 
     var app = builder.Build();
