@@ -36,6 +36,9 @@ try
     var database = await GatewayDatabase.StartAsync(builder.Configuration);
     builder.Services.AddGatewayDatabase(database);
     builder.Services.AddWorkflowRuntime(database.ConnectionString, configureRuntime);
+
+    // After the runtime: it applies the schema at start, and the audit drains before the database stops.
+    builder.Services.AddToolCallAudit();
     builder.Services.AddUpstreams();
     builder.Services.AddMcpEndpoint();
     builder.Services.AddHealthEndpoints();

@@ -17,7 +17,7 @@ public sealed class VerifyCommandTests
         var (exitCode, output, error) = await VerifyAsync(connectionString);
 
         Assert.Equal(VerifyCommand.ExitValid, exitCode);
-        Assert.Equal("2 chains verified, 0 broken", output.Trim());
+        Assert.Equal("2 chains verified, 0 broken\n0 audit streams verified (0 records), 0 broken", output.Trim());
         Assert.Equal("", error);
     }
 
@@ -27,7 +27,7 @@ public sealed class VerifyCommandTests
         var (exitCode, output, _) = await VerifyAsync(await TestPostgres.CreateDatabaseAsync("gw_verify_empty"));
 
         Assert.Equal(VerifyCommand.ExitValid, exitCode);
-        Assert.Equal("0 chains verified, 0 broken", output.Trim());
+        Assert.Equal("0 chains verified, 0 broken\n0 audit streams verified (0 records), 0 broken", output.Trim());
     }
 
     [Fact]
@@ -41,9 +41,10 @@ public sealed class VerifyCommandTests
 
         Assert.Equal(VerifyCommand.ExitBroken, exitCode);
         var lines = output.Trim().Split('\n');
-        Assert.Equal(2, lines.Length);
+        Assert.Equal(3, lines.Length);
         Assert.StartsWith($"BROKEN {ids[0]}: event 1 was altered", lines[0]);
         Assert.Equal("2 chains verified, 1 broken", lines[1]);
+        Assert.Equal("0 audit streams verified (0 records), 0 broken", lines[2]);
         Assert.DoesNotContain(ids[1].ToString(), output);
     }
 
@@ -77,7 +78,7 @@ public sealed class VerifyCommandTests
         var (inRange, _, _) = await VerifyAsync(connectionString, "--from=2000-01-01T00:00:00Z");
 
         Assert.Equal(VerifyCommand.ExitValid, before);
-        Assert.Equal("0 chains verified, 0 broken", beforeOutput.Trim());
+        Assert.Equal("0 chains verified, 0 broken\n0 audit streams verified (0 records), 0 broken", beforeOutput.Trim());
         Assert.Equal(VerifyCommand.ExitBroken, inRange);
     }
 

@@ -1,7 +1,60 @@
+using System.Text.Json;
+using ApprovalEngine.Gateway.Audit;
+using ModelContextProtocol;
+
 namespace ApprovalEngine.Gateway.Mcp;
 
-/// <summary>Turns a finished call into an audit record and waits until it is durable.</summary>
-internal sealed class CallAudit
+/// <summary>
+/// Turns a finished call into an audit record and waits until it is durable. When the audit cannot be written the
+/// agent gets an error instead of the result: a call nobody can account for must not look successful.
+/// </summary>
+internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor redactor, TimeProvider time, ILogger<CallAudit> logger)
 {
-    public Task RecordAsync(CallFacts call, CallOutcome outcome, string? error) => Task.CompletedTask;
+    public async Task RecordAsync(CallFacts call, CallOutcome outcome, string? error)
+    {
+        var arguments = call.Arguments is null ? (JsonElement?)null : JsonSerializer.SerializeToElement(call.Arguments, AuditJson.Arguments);
+        var record = new ToolCallRecord
+        {
+            AgentId = call.Scope.AgentId,
+            Bundle = call.Tool?.Bundle ?? call.Scope.Bundle ?? "*",
+            Upstream = call.Tool?.Upstream ?? "-",
+            Tool = call.Tool?.LocalName ?? call.RequestedName,
+            ToolName = call.RequestedName,
+            ArgumentsDigest = ArgumentDigest.Compute(arguments),
+            RedactedArguments = redactor.Redact(arguments),
+            Decision = outcome == CallOutcome.Rejected ? ToolCallDecision.Error : ToolCallDecision.Allow,
+            Outcome = outcome switch
+            {
+                CallOutcome.Ok => ToolCallOutcome.Ok,
+                CallOutcome.ToolError => ToolCallOutcome.ToolError,
+                CallOutcome.UpstreamError => ToolCallOutcome.UpstreamError,
+                CallOutcome.Cancelled => ToolCallOutcome.Cancelled,
+                _ => ToolCallOutcome.Rejected,
+            },
+            Duration = time.GetElapsedTime(call.StartedTimestamp),
+            Error = error,
+            SessionId = call.Scope.SessionId,
+            RequestId = call.RequestId,
+            StartedAt = call.StartedAt,
+        };
+
+        try
+        {
+            // Not the request's token: the call happened, so its record is written even if the agent has gone.
+            await audit.AppendAsync(record, CancellationToken.None);
+        }
+        catch (ToolCallAuditException e)
+        {
+            LogAuditFailed(call.Scope.AgentId, call.RequestedName, e);
+            throw new McpProtocolException("The gateway could not record this call in its audit, so it withholds the result. Try again later.", McpErrorCode.InternalError);
+        }
+    }
+
+    [LoggerMessage(3420, LogLevel.Error, "The audit record of agent {Agent}'s call to {Tool} could not be written; the result was withheld")]
+    private partial void LogAuditFailed(string agent, string tool, Exception exception);
+}
+
+internal static class AuditJson
+{
+    public static readonly JsonSerializerOptions Arguments = new(JsonSerializerDefaults.General);
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Hosting;
 using ApprovalEngine.Workflows.Runtime;
@@ -8,7 +10,8 @@ using Npgsql;
 namespace ApprovalEngine.Gateway.Verification;
 
 /// <summary>
-/// <c>verify</c>: recomputes the history hash chain of every workflow and reports the broken ones.
+/// <c>verify</c>: recomputes the history hash chain of every workflow and every tool-call audit stream, and reports the
+/// broken ones.
 /// It runs no web server and no worker: only the queries, on the same database the server would use.
 /// </summary>
 public static class VerifyCommand
@@ -21,17 +24,21 @@ public static class VerifyCommand
     public const string Usage = """
         Usage: ApprovalEngine.Gateway verify [--from <iso>] [--to <iso>] [--json]
 
-        Recomputes the history hash chain of every workflow created in [--from, --to) (all by default).
+        Recomputes the history hash chain of every workflow created in [--from, --to) (all by default), and the
+        tool-call audit chain streams over the calls started in that range (with every record between them).
           --from <iso>   first creation time included, e.g. 2025-01-31 or 2025-01-31T08:00:00+02:00 (UTC unless an offset is given)
-          --to <iso>     creation time where the range ends (excluded)
-          --json         JSON lines: one object per broken chain, then the summary
+          --to <iso>     creation time where the range ends (excluded); without it, deletions of the newest audit records are checked too
+          --json         JSON lines: one object per broken workflow chain, one per broken audit stream, then the summary
 
         Database: ConnectionStrings:ApprovalEngine, else the embedded one in ApprovalEngine:DataDirectory (default .data/postgres).
-        Exit code: 0 every chain is valid; 1 a chain is broken, or the check could not run; 2 bad arguments.
+        Exit code: 0 every chain is valid; 1 a chain or audit stream is broken, or the check could not run; 2 bad arguments.
         """;
 
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(5);
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
 
     public static bool Matches(IReadOnlyList<string> args) => args.Count > 0 && args[0] == Name;
 
@@ -60,7 +67,8 @@ public static class VerifyCommand
                 .AddWorkflowRuntime(database.ConnectionString, o => (o.RunWorker, o.MigrateOnStart) = (false, false))
                 .BuildServiceProvider();
             var runtime = services.GetRequiredService<WorkflowRuntime>();
-            var (_, broken) = await VerifyAsync(runtime, arguments, output, error, cancellationToken);
+            var audit = new ToolCallAuditVerifier(services.GetRequiredService<NpgsqlDataSource>());
+            var broken = await VerifyAsync(runtime, audit, arguments, output, error, cancellationToken);
             return broken == 0 ? ExitValid : ExitBroken;
         }
         catch (GatewayStartupException e)
@@ -69,8 +77,10 @@ public static class VerifyCommand
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
         {
+            // e.TableName is not set for a missing relation; the message names it ("relation \"x\" does not exist").
             await error.WriteLineAsync(
-                "verify: this database has no workflow history tables. Is it the gateway's database? (The gateway creates them when it starts.)");
+                $"verify: this database has no workflow history tables or no tool-call audit tables ({e.MessageText}). " +
+                "Is it the gateway's database? (The gateway creates them when it starts.)");
         }
         catch (NpgsqlException e)
         {
@@ -81,8 +91,9 @@ public static class VerifyCommand
         return ExitBroken;
     }
 
-    private static async Task<(int Verified, int Broken)> VerifyAsync(
-        WorkflowRuntime runtime, VerifyArguments arguments, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>Writes the report; returns how many workflow chains and audit streams are broken.</summary>
+    private static async Task<int> VerifyAsync(
+        WorkflowRuntime runtime, ToolCallAuditVerifier audit, VerifyArguments arguments, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         int verified = 0, broken = 0;
         var progress = Stopwatch.StartNew();
@@ -104,9 +115,56 @@ public static class VerifyCommand
             }
         }
 
-        await output.WriteLineAsync(arguments.Json
-            ? JsonSerializer.Serialize(new { verified, broken }, JsonOptions)
-            : $"{verified} chains verified, {broken} broken");
-        return (verified, broken);
+        int streams = 0, brokenStreams = 0;
+        long records = 0;
+        await foreach (var stream in audit.VerifyAsync(arguments.From, arguments.To, cancellationToken))
+        {
+            streams++;
+            records += stream.Records;
+            if (!stream.Valid)
+            {
+                brokenStreams++;
+                await WriteBrokenStreamAsync(stream, arguments.Json, output);
+            }
+
+            if (progress.Elapsed >= ProgressInterval)
+            {
+                await error.WriteLineAsync($"verify: {streams} audit streams so far, {brokenStreams} broken...");
+                progress.Restart();
+            }
+        }
+
+        if (arguments.Json)
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(new { verified, broken, audit = new { streams, records, broken = brokenStreams } }, JsonOptions));
+        }
+        else
+        {
+            await output.WriteLineAsync($"{verified} chains verified, {broken} broken");
+            await output.WriteLineAsync($"{streams} audit streams verified ({records} records), {brokenStreams} broken");
+        }
+
+        return broken + brokenStreams;
+    }
+
+    private static async Task WriteBrokenStreamAsync(AuditStreamVerification stream, bool json, TextWriter output)
+    {
+        if (json)
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(new { auditStream = stream }, JsonOptions));
+            return;
+        }
+
+        // One line per problem, each naming stream and seq, so a report can be grepped for either.
+        foreach (var problem in stream.Problems)
+        {
+            var seqs = problem.Seq == problem.ThroughSeq ? $"seq {problem.Seq}" : $"seq {problem.Seq}-{problem.ThroughSeq}";
+            await output.WriteLineAsync($"BROKEN audit stream {stream.StreamId} {seqs}: {problem.Detail} [{problem.Kind}]");
+        }
+
+        if (stream.ProblemCount > stream.Problems.Count)
+        {
+            await output.WriteLineAsync($"BROKEN audit stream {stream.StreamId}: {stream.ProblemCount - stream.Problems.Count} more problems");
+        }
     }
 }

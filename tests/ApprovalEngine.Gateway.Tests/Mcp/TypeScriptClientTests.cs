@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Testing;
 
 namespace ApprovalEngine.Gateway.Tests.Mcp;
@@ -227,6 +228,29 @@ public sealed class TypeScriptClientTests(ReferenceServersGateway peers) : IClas
 
         Assert.False(run.Ok);
         Assert.Equal(-32602, Report(run)["error"]!["code"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Audit_EachCall_IsRecordedBeforeTheAnswerAndFilteredByBundle()
+    {
+        var marker = "audit-" + Guid.NewGuid().ToString("N")[..8];
+        var queries = peers.Gateway.Get<ToolCallAuditQueries>();
+
+        Ok(await peers.RunAsync("--scenario", "call", "--tool", "everything__echo", "--args", JsonSerializer.Serialize(new { message = marker, password = "hunter2-" + marker })));
+        var afterCall = await queries.QueryAsync(new ToolCallAuditFilter { Bundle = "all", ToolName = "everything__echo", Limit = 1000 });
+        await peers.RunAsync("--scenario", "call", "--tool", "everything__missing", "--args", "{}");
+        var rejected = await queries.QueryAsync(new ToolCallAuditFilter { AgentId = "agent", Outcome = ToolCallOutcome.Rejected });
+        var otherBundle = await queries.QueryAsync(new ToolCallAuditFilter { Bundle = "elsewhere" });
+
+        var record = Assert.Single(afterCall.Items, e => e.Record.RedactedArguments.Contains(marker, StringComparison.Ordinal)).Record;
+        Assert.Equal(("agent", "everything", "echo", ToolCallDecision.Allow, ToolCallOutcome.Ok), (record.AgentId, record.Upstream, record.Tool, record.Decision, record.Outcome));
+        Assert.StartsWith("sha256:", record.ArgumentsDigest, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", record.RedactedArguments, StringComparison.Ordinal);
+        Assert.NotNull(record.SessionId);
+        Assert.Contains(rejected.Items, e => e.Record.ToolName == "everything__missing");
+        Assert.Empty(otherBundle.Items);
+        var verified = await peers.Gateway.Get<ToolCallAuditVerifier>().VerifyAsync().ToListAsync();
+        Assert.All(verified, stream => Assert.True(stream.Valid, stream.ToString()));
     }
 
     [Fact]
