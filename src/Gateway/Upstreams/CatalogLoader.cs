@@ -1,3 +1,4 @@
+using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -38,17 +39,30 @@ internal static class CatalogLoader
             var page = await client.ListResourcesAsync(new ListResourcesRequestParams { Cursor = cursor }, token);
             return (page.Resources, page.NextCursor);
         });
-        var templates = capabilities.Resources is null ? [] : await AllPagesAsync(async cursor =>
-        {
-            var page = await client.ListResourceTemplatesAsync(new ListResourceTemplatesRequestParams { Cursor = cursor }, token);
-            return (page.ResourceTemplates, page.NextCursor);
-        });
+        var templates = capabilities.Resources is null ? [] : await ListTemplatesAsync(client, token);
         var prompts = capabilities.Prompts is null ? [] : await AllPagesAsync(async cursor =>
         {
             var page = await client.ListPromptsAsync(new ListPromptsRequestParams { Cursor = cursor }, token);
             return (page.Prompts, page.NextCursor);
         });
         return new ListedPrimitives(capabilities, tools, resources, templates, prompts);
+    }
+
+    private static async Task<IReadOnlyList<ResourceTemplate>> ListTemplatesAsync(McpClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await AllPagesAsync(async cursor =>
+            {
+                var page = await client.ListResourceTemplatesAsync(new ListResourceTemplatesRequestParams { Cursor = cursor }, cancellationToken);
+                return (page.ResourceTemplates, page.NextCursor);
+            });
+        }
+        catch (McpProtocolException e) when (e.ErrorCode == McpErrorCode.MethodNotFound)
+        {
+            // The resources capability covers templates, but servers with plain resources often leave the method out.
+            return [];
+        }
     }
 
     private static async Task<IReadOnlyList<T>> AllPagesAsync<T>(Func<string?, Task<(IList<T> Items, string? NextCursor)>> page)

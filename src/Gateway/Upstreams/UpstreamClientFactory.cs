@@ -28,10 +28,24 @@ internal static class UpstreamClientFactory
     /// </summary>
     public const string ProtocolVersion = "2025-11-25";
 
+    /// <summary>
+    /// The least time a connection gets for its handshake, whatever the upstream's (per-call) timeout: a process may
+    /// take much longer to start than a call may take to answer (npx downloads the package on first use).
+    /// </summary>
+    public static readonly TimeSpan MinimumHandshakeTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long a stdio server gets to exit by itself once its stdin is closed before its process tree is killed. A
+    /// server that still runs children, or ignores the end of its input, would otherwise hold a restart or a host
+    /// stop for the SDK's 5 s default.
+    /// </summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(2);
+
     private static readonly Implementation ClientInfo = new()
     {
         Name = "approval-engine-gateway",
-        Version = typeof(UpstreamClientFactory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0",
+        // Without the "+commit" build metadata: upstreams need the version, not our source revision.
+        Version = typeof(UpstreamClientFactory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0",
     };
 
     public static IClientTransport CreateTransport(ConnectionSetup setup, string processMarker, ClientCredentialsTokenSource? tokens, ILogger logger) =>
@@ -65,7 +79,7 @@ internal static class UpstreamClientFactory
         {
             ClientInfo = ClientInfo,
             ProtocolVersion = ProtocolVersion,
-            InitializationTimeout = setup.Config.Timeout,
+            InitializationTimeout = setup.Config.Timeout > MinimumHandshakeTimeout ? setup.Config.Timeout : MinimumHandshakeTimeout,
             // Both modes: whether an elicitation reaches a human is decided per request (UpstreamRelay), and servers
             // such as server-everything only offer their elicitation tools to clients that advertise the capability.
             Capabilities = new ClientCapabilities
@@ -108,6 +122,7 @@ internal static class UpstreamClientFactory
                 WorkingDirectory = config.Cwd,
                 InheritEnvironmentVariables = false,
                 EnvironmentVariables = environment,
+                ShutdownTimeout = ShutdownTimeout,
                 StandardErrorLines = line => logger.StandardError(upstream, line),
             },
             // The SDK's stdio transport logs every stderr line at Information; stderr carries whatever the server

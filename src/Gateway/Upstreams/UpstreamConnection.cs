@@ -16,6 +16,10 @@ internal sealed class UpstreamConnection : IAsyncDisposable
 {
     private const string StoppedReason = "the upstream was stopped";
 
+    // Closing ends an HTTP session with a DELETE, which a hung server might never answer; the transport's disposal
+    // after it aborts whatever is still in flight.
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
+
     private readonly ConnectionSetup setup;
     private readonly ClientCredentialsTokenSource? tokens;
     private readonly Func<McpClient, CancellationToken, Task> onConnected;
@@ -212,25 +216,32 @@ internal sealed class UpstreamConnection : IAsyncDisposable
 
     private async Task CloseAsync(McpClient? client, IClientTransport? transport)
     {
-        try
+        // The SDK kills the stdio process tree here if the process still runs, and ends an HTTP session with DELETE.
+        if (client is not null)
         {
-            // The SDK kills the stdio process tree here if the process still runs, and ends an HTTP session with DELETE.
-            if (client is not null)
-            {
-                await client.DisposeAsync();
-            }
-
-            if (transport is IAsyncDisposable disposable)
-            {
-                await disposable.DisposeAsync();
-            }
+            await CloseQuietlyAsync(() => client.DisposeAsync().AsTask().WaitAsync(CloseTimeout));
         }
-        catch (Exception e)
+
+        // Disposes the HTTP client, which aborts a DELETE still waiting.
+        if (transport is IAsyncDisposable disposable)
         {
-            logger.DisposeFailed(setup.Upstream, UpstreamErrors.Describe(e));
+            await CloseQuietlyAsync(() => disposable.DisposeAsync().AsTask());
         }
 
         SweepProcesses();
+    }
+
+    private async Task CloseQuietlyAsync(Func<Task> close)
+    {
+        try
+        {
+            await close();
+        }
+        catch (Exception e)
+        {
+            // Closing is best effort; the sweep that follows still removes any process left behind.
+            logger.DisposeFailed(setup.Upstream, UpstreamErrors.Describe(e));
+        }
     }
 
     private void SweepProcesses()

@@ -50,6 +50,12 @@ public sealed record UpstreamCatalog
 /// The agent's side of one proxied request: upstream-initiated messages that belong to the request (log
 /// messages, elicitation) go back through it. Implemented over the agent's MCP session.
 /// </summary>
+/// <remarks>
+/// An upstream's messages carry no dependable link to the request that caused them, so they go to the channels of
+/// the calls in flight on the same upstream connection: log messages to all of them, an elicitation only when
+/// exactly one of them supports elicitation (otherwise the upstream is answered "decline"). Agents with their own
+/// credentials for an upstream have their own connection to it, so only a shared connection mixes callers.
+/// </remarks>
 public interface IAgentChannel
 {
     bool SupportsElicitation { get; }
@@ -89,6 +95,7 @@ public interface IUpstreams
 
     /// <exception cref="UpstreamUnavailableException">Down, crashed mid-call, or past the upstream's timeout.</exception>
     /// <exception cref="ModelContextProtocol.McpException">The upstream answered with a JSON-RPC error (code kept).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the upstream was sent notifications/cancelled.</exception>
     Task<CallToolResult> CallToolAsync(string upstream, string tool, IReadOnlyDictionary<string, JsonElement>? arguments, UpstreamCallContext context, CancellationToken cancellationToken);
 
     Task<ReadResourceResult> ReadResourceAsync(string upstream, string uri, UpstreamCallContext context, CancellationToken cancellationToken);

@@ -25,11 +25,11 @@ internal static class UpstreamErrors
         HttpRequestException { InnerException: SocketException s } => $"cannot connect ({s.SocketErrorCode})",
         HttpRequestException { HttpRequestError: var error } => $"the HTTP request failed ({error})",
         Win32Exception e => $"cannot start the process ({Describe(e.NativeErrorCode)})",
-        TimeoutException => "the server did not finish the handshake in time",
+        TimeoutException => "the server did not answer in time",
         OperationCanceledException => "the operation was cancelled",
         IOException { InnerException: { } inner } => Describe(inner),
         IOException => "the connection failed",
-        McpException => "the MCP session failed",
+        McpException => "the server broke off the exchange",
         _ => $"unexpected {exception.GetType().Name}",
     };
 
@@ -48,9 +48,15 @@ internal static class UpstreamErrors
         ? string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMilliseconds:0.###}ms")
         : string.Create(CultureInfo.InvariantCulture, $"{duration.TotalSeconds:0.###}s");
 
-    /// <summary>Whether a failed request means the session itself is broken (reconnect) rather than the request.</summary>
+    /// <summary>
+    /// Whether a failed request means the session is broken (reconnect) rather than that the upstream refused the
+    /// request. Only a JSON-RPC error the upstream sent (<see cref="McpProtocolException"/>) is an answer; the SDK
+    /// throws a plain <see cref="McpException"/> for transport trouble, such as an HTTP response stream that ended
+    /// without a reply because the server died.
+    /// </summary>
     public static bool IsConnectionFailure(Exception exception) =>
-        exception is IOException or HttpRequestException or ObjectDisposedException or OAuthTokenException;
+        exception is IOException or HttpRequestException or ObjectDisposedException or OAuthTokenException
+            or (McpException and not McpProtocolException);
 
     private static string Describe(int errno) => errno switch
     {

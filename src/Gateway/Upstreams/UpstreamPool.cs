@@ -275,9 +275,7 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
             if (await Task.WhenAny(call, client.Completion) != call)
             {
                 Observe(call);
-                var reason = UpstreamErrors.DescribeCompletion(await client.Completion);
-                logger.CallLostConnection(upstream, method, target, reason);
-                throw new UpstreamUnavailableException(upstream, $"upstream '{upstream}' closed the connection during {method} '{target}': {reason}");
+                throw Lost(await LostReasonAsync(client, "the connection closed"));
             }
 
             return await call;
@@ -290,18 +288,28 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // Neither the caller nor the deadline: the session was closed under the request (the upstream was stopped).
-            throw new UpstreamUnavailableException(upstream, $"upstream '{upstream}' closed the connection during {method} '{target}'");
+            // Neither the caller nor the deadline: the session was closed under the request (it ended, or was stopped).
+            throw Lost(await LostReasonAsync(client, "the connection closed"));
         }
         catch (Exception e) when (UpstreamErrors.IsConnectionFailure(e))
         {
-            var reason = UpstreamErrors.Describe(e);
-            logger.CallLostConnection(upstream, method, target, reason);
+            var reason = await LostReasonAsync(client, UpstreamErrors.Describe(e));
             connection.ReportBroken(client, reason);
+
             // No inner exception: SDK messages can quote the server's stderr or a header value.
-            throw new UpstreamUnavailableException(upstream, $"upstream '{upstream}' failed during {method} '{target}': {reason}");
+            throw Lost(reason);
+        }
+
+        UpstreamUnavailableException Lost(string reason)
+        {
+            logger.CallLostConnection(upstream, method, target, reason);
+            return new UpstreamUnavailableException(upstream, $"upstream '{upstream}' failed during {method} '{target}': {reason}");
         }
     }
+
+    /// <summary>Why the session ended, when it has (an exit code says more than the I/O error it caused); else <paramref name="fallback"/>.</summary>
+    private static async Task<string> LostReasonAsync(McpClient client, string fallback) =>
+        client.Completion.IsCompleted ? UpstreamErrors.DescribeCompletion(await client.Completion) : fallback;
 
     // The call was abandoned for the session's end; its own failure follows and is of no further interest.
     private static void Observe(Task task) => task.ContinueWith(

@@ -10,6 +10,7 @@ namespace ApprovalEngine.Gateway.Tests.Upstreams;
 internal sealed class HttpPeer : IAsyncDisposable
 {
     private readonly Process process;
+    private int disposed;
 
     private HttpPeer(Process process, int port)
     {
@@ -29,6 +30,11 @@ internal sealed class HttpPeer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
         if (!process.HasExited)
         {
             process.Kill(entireProcessTree: true);

@@ -40,6 +40,34 @@ internal static class ProcessTable
 
     public static int? Parent(int pid) => Stat(pid)?.Parent;
 
+    /// <summary>Live processes whose environment has <paramref name="name"/>=<paramref name="value"/> (a tag a test gave an upstream).</summary>
+    public static IReadOnlyList<int> WithEnvironment(string name, string value)
+    {
+        var entry = $"{name}={value}";
+        var found = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var pid) || !IsAlive(pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText($"/proc/{pid}/environ").Split('\0').Contains(entry))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone meanwhile, or not ours: not a process the test started.
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>Waits until none of <paramref name="pids"/> is alive; returns those still alive after <paramref name="timeout"/>.</summary>
     public static async Task<IReadOnlyList<int>> WaitUntilGoneAsync(IEnumerable<int> pids, TimeSpan timeout)
     {

@@ -83,7 +83,7 @@ const tools = {
     description: "How many tools/list requests arrived, and how many ran at once at most.",
     inputSchema: { type: "object" },
     annotations: readOnly,
-    run: () => text({ total: listing.total, maxConcurrent: listing.maxConcurrent }),
+    run: () => text({ total: listing.total, running: listing.running, maxConcurrent: listing.maxConcurrent }),
   },
   "logging-level": { description: "The last level set with logging/setLevel.", inputSchema: { type: "object" }, annotations: readOnly, run: () => text(loggingLevel ?? "(none)") },
   elicit: {
