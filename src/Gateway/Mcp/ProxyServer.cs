@@ -62,11 +62,13 @@ internal sealed class ProxyServer(IUpstreams upstreams, ToolCalls toolCalls)
         },
     };
 
-    internal static UpstreamCallContext CallContext(AgentScope scope, McpServer server, IProgress<ProgressNotificationValue>? progress = null) => new()
+    internal static UpstreamCallContext CallContext(AgentScope scope, McpServer server) => CallContext(scope, new AgentChannel(server), null);
+
+    internal static UpstreamCallContext CallContext(AgentScope scope, AgentChannel channel, ProgressToken? progressToken) => new()
     {
         Agent = scope.Agent ?? throw new McpProtocolException("This agent is no longer configured on the gateway.", McpErrorCode.InvalidRequest),
-        Progress = progress,
-        Channel = new AgentChannel(server),
+        Progress = progressToken is { } token ? new ProgressRelay(channel, token) : null,
+        Channel = channel,
     };
 
     private McpRequestHandler<GetPromptRequestParams, GetPromptResult> GetPromptAsync(AgentScope scope) => async (request, cancellationToken) =>

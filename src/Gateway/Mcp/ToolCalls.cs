@@ -33,12 +33,12 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, T
         }
 
         call.Tool = tool;
-        var progress = parameters.ProgressToken is { } token ? new ProgressRelay(request.Server, token) : null;
+        var channel = new AgentChannel(request.Server);
         CallToolResult result;
         try
         {
             result = await upstreams.CallToolAsync(
-                tool.Upstream, tool.LocalName, parameters.Arguments?.AsReadOnly(), ProxyServer.CallContext(scope, request.Server, progress), cancellationToken);
+                tool.Upstream, tool.LocalName, parameters.Arguments?.AsReadOnly(), ProxyServer.CallContext(scope, channel, parameters.ProgressToken), cancellationToken);
         }
         catch (UpstreamUnavailableException e)
         {
@@ -57,10 +57,8 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, T
             throw;
         }
 
-        if (progress is not null)
-        {
-            await progress.DrainAsync();
-        }
+        // Progress and log messages of the call go out before its result.
+        await channel.DrainAsync();
 
         await audit.RecordAsync(call, result.IsError == true ? CallOutcome.ToolError : CallOutcome.Ok, null);
         return result;

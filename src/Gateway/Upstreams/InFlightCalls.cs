@@ -57,6 +57,29 @@ internal sealed class UpstreamRelay(string upstream, InFlightCalls calls, ILogge
     private static readonly ElicitResult Decline = new() { Action = "decline" };
 
     /// <summary>
+    /// Called by <see cref="OrderedClientTransport"/> for each notification, in wire order and before any response
+    /// that follows it. Must not block: the upstream's next message waits for it.
+    /// </summary>
+    public void Dispatch(JsonRpcNotification notification)
+    {
+        switch (notification.Method)
+        {
+            case NotificationMethods.ProgressNotification:
+                ProgressRoutes.Dispatch(notification);
+                break;
+            case NotificationMethods.LoggingMessageNotification:
+                // Agent channels queue the message synchronously, so the order holds without waiting here.
+                var relayed = RelayLogAsync(notification, CancellationToken.None);
+                if (!relayed.IsCompleted)
+                {
+                    _ = relayed.AsTask();
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
     /// Sends a log message to every agent with a call in flight on the connection; none in flight, it is dropped.
     /// Logs are advisory, so every agent that might be concerned sees it rather than none.
     /// </summary>
@@ -97,23 +120,38 @@ internal sealed class UpstreamRelay(string upstream, InFlightCalls calls, ILogge
     /// </summary>
     public async ValueTask<ElicitResult> ElicitAsync(ElicitRequestParams? request, CancellationToken cancellationToken)
     {
-        if (request is null)
+        if (request is not null && SoleChannel(c => c.SupportsElicitation, "elicitation") is { } channel)
         {
-            logger.ElicitationDeclined(upstream, "the request had no parameters");
-            return Decline;
+            return await channel.ElicitAsync(request, cancellationToken);
         }
 
-        var capable = calls.Channels().Where(c => c.SupportsElicitation).ToList();
-        switch (capable.Count)
+        return Decline;
+    }
+
+    /// <summary>Forwards a sampling request (an LLM completion at the agent's expense) by the same rule as elicitation.</summary>
+    public async ValueTask<CreateMessageResult> SampleAsync(CreateMessageRequestParams? request, IProgress<ProgressNotificationValue> progress, CancellationToken cancellationToken)
+    {
+        if (request is not null && SoleChannel(c => c.SupportsSampling, "sampling") is { } channel)
+        {
+            return await channel.SampleAsync(request, cancellationToken);
+        }
+
+        throw new McpProtocolException($"Upstream '{upstream}' asked for sampling, but no single agent call in flight on its connection can answer it.", McpErrorCode.InvalidRequest);
+    }
+
+    private IAgentChannel? SoleChannel(Func<IAgentChannel, bool> capable, string feature)
+    {
+        var candidates = calls.Channels().Where(capable).ToList();
+        switch (candidates.Count)
         {
             case 1:
-                return await capable[0].ElicitAsync(request, cancellationToken);
+                return candidates[0];
             case 0:
-                logger.ElicitationDeclined(upstream, "no call in flight on this connection comes from an agent that supports elicitation");
-                return Decline;
+                logger.ElicitationDeclined(upstream, $"no call in flight on this connection comes from an agent that supports {feature}");
+                return null;
             default:
-                logger.ElicitationDeclined(upstream, $"{capable.Count} calls in flight on this shared connection could have caused it, and the upstream cannot say which");
-                return Decline;
+                logger.ElicitationDeclined(upstream, $"{candidates.Count} calls in flight on this shared connection could have asked for {feature}, and the upstream cannot say which");
+                return null;
         }
     }
 }

@@ -48,20 +48,20 @@ internal static class UpstreamClientFactory
         Version = typeof(UpstreamClientFactory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0",
     };
 
-    public static IClientTransport CreateTransport(ConnectionSetup setup, string processMarker, ClientCredentialsTokenSource? tokens, ILogger logger) =>
-        setup.Config.Type switch
-        {
-            UpstreamType.Stdio => CreateStdio(setup, processMarker, logger),
-            UpstreamType.Http => CreateHttp(setup, tokens, logger),
-            _ => throw new InvalidOperationException($"unknown upstream type {setup.Config.Type}"),
-        };
+    public static IClientTransport CreateTransport(ConnectionSetup setup, string processMarker, ClientCredentialsTokenSource? tokens, UpstreamRelay relay, ILogger logger) =>
+        new OrderedClientTransport(
+            setup.Config.Type switch
+            {
+                UpstreamType.Stdio => CreateStdio(setup, processMarker, logger),
+                UpstreamType.Http => CreateHttp(setup, tokens, logger),
+                _ => throw new InvalidOperationException($"unknown upstream type {setup.Config.Type}"),
+            },
+            relay);
 
     public static McpClientOptions CreateOptions(ConnectionSetup setup, UpstreamRelay relay, Action? listChanged)
     {
-        var notifications = new List<KeyValuePair<string, Func<JsonRpcNotification, CancellationToken, ValueTask>>>
-        {
-            new(NotificationMethods.LoggingMessageNotification, relay.RelayLogAsync),
-        };
+        // Progress and log messages are routed by OrderedClientTransport, in wire order; list changes may run late.
+        var notifications = new List<KeyValuePair<string, Func<JsonRpcNotification, CancellationToken, ValueTask>>>();
         if (listChanged is not null)
         {
             ValueTask OnListChanged(JsonRpcNotification notification, CancellationToken cancellationToken)
@@ -85,11 +85,13 @@ internal static class UpstreamClientFactory
             Capabilities = new ClientCapabilities
             {
                 Elicitation = new ElicitationCapability { Form = new FormElicitationCapability(), Url = new UrlElicitationCapability() },
+                Sampling = new SamplingCapability(),
             },
             Handlers = new McpClientHandlers
             {
                 NotificationHandlers = notifications,
                 ElicitationHandler = relay.ElicitAsync,
+                SamplingHandler = relay.SampleAsync,
             },
         };
     }

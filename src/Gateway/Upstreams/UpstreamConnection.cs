@@ -25,6 +25,7 @@ internal sealed class UpstreamConnection : IAsyncDisposable
     private readonly Func<McpClient, CancellationToken, Task> onConnected;
     private readonly Action<ConnectionStatus>? onStatusChanged;
     private readonly McpClientOptions options;
+    private readonly UpstreamRelay relay;
     private readonly TimeProvider time;
     private readonly ILoggerFactory loggerFactory;
     private readonly ILogger logger;
@@ -59,7 +60,8 @@ internal sealed class UpstreamConnection : IAsyncDisposable
         this.time = time;
         this.loggerFactory = loggerFactory;
         logger = loggerFactory.CreateLogger<UpstreamPool>();
-        options = UpstreamClientFactory.CreateOptions(setup, new UpstreamRelay(setup.Upstream, Calls, logger), onListChanged);
+        relay = new UpstreamRelay(setup.Upstream, Calls, logger);
+        options = UpstreamClientFactory.CreateOptions(setup, relay, onListChanged);
     }
 
     public ConnectionSetup Setup => setup;
@@ -142,7 +144,7 @@ internal sealed class UpstreamConnection : IAsyncDisposable
             long? readySince = null;
             try
             {
-                transport = UpstreamClientFactory.CreateTransport(setup, processMarker, tokens, logger);
+                transport = UpstreamClientFactory.CreateTransport(setup, processMarker, tokens, relay, logger);
                 client = await McpClient.CreateAsync(transport, options, loggerFactory, stop);
                 logger.Connected(setup.Upstream, setup.AgentSuffix, client.ServerInfo?.Name ?? "(unnamed)", client.ServerInfo?.Version);
                 Volatile.Write(ref connected, client);

@@ -62,6 +62,11 @@ public interface IAgentChannel
 
     ValueTask<ElicitResult> ElicitAsync(ElicitRequestParams request, CancellationToken cancellationToken);
 
+    bool SupportsSampling { get; }
+
+    ValueTask<CreateMessageResult> SampleAsync(CreateMessageRequestParams request, CancellationToken cancellationToken);
+
+    /// <summary>Queues the message for the agent in order, and returns without waiting for it to be sent.</summary>
     ValueTask SendLogAsync(LoggingMessageNotificationParams message, CancellationToken cancellationToken);
 }
 

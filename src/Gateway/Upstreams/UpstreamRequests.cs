@@ -28,21 +28,14 @@ internal static class UpstreamRequests
         where TParams : RequestParams
     {
         var id = new RequestId($"gateway-{Guid.NewGuid():N}");
-        IAsyncDisposable? progressHandler = null;
+        ProgressRoutes.Route? progressRoute = null;
         if (progress is not null)
         {
-            // A token of our own: the agent's token belongs to the agent's session, not to this one.
-            var token = new ProgressToken($"gateway-{Guid.NewGuid():N}");
-            parameters.Meta = new JsonObject { ["progressToken"] = token.ToString() };
-            progressHandler = client.RegisterNotificationHandler(NotificationMethods.ProgressNotification, (notification, _) =>
-            {
-                if (notification.Params?.Deserialize<ProgressNotificationParams>(McpJsonUtilities.DefaultOptions) is { } update && update.ProgressToken == token)
-                {
-                    progress.Report(update.Progress);
-                }
-
-                return ValueTask.CompletedTask;
-            });
+            // A token of our own: the agent's token belongs to the agent's session, not to this one. Routed in wire
+            // order by OrderedClientTransport, so no update is lost to the response overtaking it.
+            var token = $"gateway-{Guid.NewGuid():N}";
+            parameters.Meta = new JsonObject { ["progressToken"] = token };
+            progressRoute = ProgressRoutes.Add(token, progress);
         }
 
         var request = new JsonRpcRequest
@@ -68,10 +61,7 @@ internal static class UpstreamRequests
         }
         finally
         {
-            if (progressHandler is not null)
-            {
-                await progressHandler.DisposeAsync();
-            }
+            progressRoute?.Dispose();
         }
     }
 

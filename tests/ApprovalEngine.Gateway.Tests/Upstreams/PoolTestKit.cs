@@ -97,6 +97,11 @@ internal sealed class RecordingChannel(bool supportsElicitation = true, Func<Eli
         return ValueTask.FromResult(answer?.Invoke(request) ?? new ElicitResult { Action = "cancel" });
     }
 
+    public bool SupportsSampling => false;
+
+    public ValueTask<CreateMessageResult> SampleAsync(CreateMessageRequestParams request, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("This test channel does not sample.");
+
     public ValueTask SendLogAsync(LoggingMessageNotificationParams message, CancellationToken cancellationToken)
     {
         Logs.Enqueue(message);
