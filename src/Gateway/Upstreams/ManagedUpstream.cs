@@ -64,7 +64,16 @@ internal sealed class ManagedUpstream : IAsyncDisposable
 
     public void Start()
     {
-        refreshLoop = Task.Run(() => RefreshLoopAsync(stopping.Token));
+        lock (agentsGate)
+        {
+            if (disposed || refreshLoop is not null)
+            {
+                return;
+            }
+
+            refreshLoop = Task.Run(() => RefreshLoopAsync(stopping.Token));
+        }
+
         Base.Start();
         logger.Started(Name);
     }
@@ -176,6 +185,8 @@ internal sealed class ManagedUpstream : IAsyncDisposable
 
         await stopping.CancelAsync();
         await Task.WhenAll([.. closing, Base.DisposeAsync().AsTask()]);
+
+        // Read after disposed was set under the lock, so Start cannot assign it any more.
         if (refreshLoop is not null)
         {
             await refreshLoop;
@@ -223,9 +234,11 @@ internal sealed class ManagedUpstream : IAsyncDisposable
             return;
         }
 
+        using var deadline = new CancellationTokenSource(Config.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
-            await client.SetLoggingLevelAsync(level, options: null, cancellationToken);
+            await client.SetLoggingLevelAsync(level, options: null, linked.Token);
         }
         catch (McpProtocolException e)
         {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using ModelContextProtocol.Client;
 
 namespace ApprovalEngine.Gateway.Upstreams;
@@ -27,7 +28,6 @@ internal sealed class UpstreamConnection : IAsyncDisposable
     private readonly McpClientOptions options;
     private readonly UpstreamRelay relay;
     private readonly TimeProvider time;
-    private readonly ILoggerFactory loggerFactory;
     private readonly ILogger logger;
     private readonly Lock gate = new();
     private readonly CancellationTokenSource stopping = new();
@@ -58,7 +58,6 @@ internal sealed class UpstreamConnection : IAsyncDisposable
         this.onConnected = onConnected;
         this.onStatusChanged = onStatusChanged;
         this.time = time;
-        this.loggerFactory = loggerFactory;
         logger = loggerFactory.CreateLogger<UpstreamPool>();
         relay = new UpstreamRelay(setup.Upstream, Calls, logger);
         options = UpstreamClientFactory.CreateOptions(setup, relay, onListChanged);
@@ -73,7 +72,17 @@ internal sealed class UpstreamConnection : IAsyncDisposable
     /// <summary>The client between the handshake and the session's end, ready or not yet (catalog refreshes use it).</summary>
     public McpClient? ConnectedClient => Volatile.Read(ref connected);
 
-    public void Start() => loop = Task.Run(() => RunAsync(stopping.Token));
+    public void Start()
+    {
+        lock (gate)
+        {
+            // Never after DisposeAsync: nothing would stop the loop.
+            if (disposed == 0 && loop is null)
+            {
+                loop = Task.Run(() => RunAsync(stopping.Token));
+            }
+        }
+    }
 
     /// <summary>The ready client; waits while connecting, fails at once while the connection is down.</summary>
     /// <exception cref="UpstreamUnavailableException">The connection failed or was stopped.</exception>
@@ -114,15 +123,21 @@ internal sealed class UpstreamConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        Task? running;
+        lock (gate)
         {
-            return;
+            if (Interlocked.Exchange(ref disposed, 1) != 0)
+            {
+                return;
+            }
+
+            running = loop;
         }
 
         await stopping.CancelAsync();
-        if (loop is not null)
+        if (running is not null)
         {
-            await loop;
+            await running;
         }
 
         SweepProcesses();
@@ -145,7 +160,9 @@ internal sealed class UpstreamConnection : IAsyncDisposable
             try
             {
                 transport = UpstreamClientFactory.CreateTransport(setup, processMarker, tokens, relay, logger);
-                client = await McpClient.CreateAsync(transport, options, loggerFactory, stop);
+                // No logger for the SDK: it logs exceptions whose messages quote the server's stderr, and message
+                // payloads at Trace. What operators need is logged by us (UpstreamLog), stderr at Trace only.
+                client = await McpClient.CreateAsync(transport, options, NullLoggerFactory.Instance, stop);
                 logger.Connected(setup.Upstream, setup.AgentSuffix, client.ServerInfo?.Name ?? "(unnamed)", client.ServerInfo?.Version);
                 Volatile.Write(ref connected, client);
                 await onConnected(client, stop);

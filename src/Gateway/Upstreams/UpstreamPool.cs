@@ -83,10 +83,17 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
             }
 
             // Stopped before their replacements start: a restarted server may need the port or files the old one held.
-            await Task.WhenAll(stop.Select(u => u.DisposeAsync().AsTask()));
-            foreach (var upstream in start)
+            try
             {
-                upstream.Start();
+                await Task.WhenAll(stop.Select(u => u.DisposeAsync().AsTask()));
+            }
+            finally
+            {
+                // Already in the map: if they were not started now, nothing would start them later.
+                foreach (var upstream in start)
+                {
+                    upstream.Start();
+                }
             }
 
             await Task.WhenAll(Snapshot().Select(u => u.RetainAgentsAsync(config.Agents)));

@@ -2,6 +2,7 @@ using System.Text.Json;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Upstreams;
 using ApprovalEngine.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalEngine.Gateway.Tests.Upstreams;
 
@@ -148,6 +149,44 @@ public sealed class IdentityTests
         Assert.Equal("the OAuth token endpoint answered HTTP 401 (invalid_client)", entry.LastError);
         var error = await Assert.ThrowsAsync<UpstreamUnavailableException>(() => pool.CallAsync("api", "echo"));
         Assert.DoesNotContain("wrong-secret", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Logs_EverySecretPath_CarryNoSecretAtAnyLevel()
+    {
+        await using var tokens = await OAuthTokenServer.StartAsync("gateway", "oauth-secret-1");
+        await using var peer = await HttpPeer.StartFixtureAsync(new Dictionary<string, string> { ["FIXTURE_INTROSPECT_URL"] = tokens.IntrospectUrl.ToString() });
+        var logs = new RecordingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
+        var agent = new AgentConfig
+        {
+            Id = "carol-bot",
+            Owner = "carol@example.com",
+            Credentials = new Dictionary<string, AgentCredentials>
+            {
+                ["api"] = new() { Headers = new Dictionary<string, string> { ["X-Api-Key"] = "header-secret-2" } },
+                ["local"] = new() { Env = new Dictionary<string, string> { ["SERVICE_TOKEN"] = "env-secret-3" } },
+            },
+        };
+        var broken = Peers.Stdio("broken", ["--key", "arg-secret-4"], new Dictionary<string, string> { ["KEY"] = "env-secret-5" }, command: "/nonexistent/mcp-server");
+        await using (var pool = new UpstreamPool(TimeProvider.System, factory))
+        {
+            await pool.ApplyAsync(Peers.Config(
+                [Peers.Http("api", peer.Url, oauth: OAuth(tokens, "oauth-secret-1")), Peers.FixtureStdio("local", timeout: TimeSpan.FromMinutes(1)), broken],
+                [agent]));
+            await pool.WaitForCatalogAsync(c => c.Upstreams["api"].State == UpstreamState.Ready && c.Upstreams["local"].State == UpstreamState.Ready && c.Upstreams["broken"].State == UpstreamState.Failed, "api and local ready, broken failed");
+
+            await pool.CallAsync("api", "headers", context: Peers.Context(agent));
+            tokens.RevokeAll();
+            await pool.CallAsync("api", "echo", new { text = "after revocation" });
+            Assert.Equal("env-secret-3", (await pool.CallAsync("local", "env", new { name = "SERVICE_TOKEN" }, Peers.Context(agent))).Text());
+            await Assert.ThrowsAsync<UpstreamUnavailableException>(() => pool.CallAsync("local", "crash", context: Peers.Context(agent)));
+            await Assert.ThrowsAsync<UpstreamUnavailableException>(() => pool.CallAsync("broken", "echo"));
+        }
+
+        Assert.NotEmpty(logs.Entries);
+        string[] secrets = ["oauth-secret-1", "header-secret-2", "env-secret-3", "arg-secret-4", "env-secret-5", "token-1", "token-2"];
+        Assert.All(logs.Entries, entry => Assert.DoesNotContain(secrets, secret => entry.Contains(secret, StringComparison.Ordinal)));
     }
 
     private static OAuthClientConfig OAuth(OAuthTokenServer tokens, string secret) =>

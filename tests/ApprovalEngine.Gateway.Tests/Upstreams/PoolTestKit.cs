@@ -158,3 +158,26 @@ internal sealed class RecordingProgress : IProgress<ProgressNotificationValue>
         }
     }
 }
+
+/// <summary>Keeps every log entry (message and exception text) at every level, for tests that inspect what was logged.</summary>
+internal sealed class RecordingLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider
+{
+    public ConcurrentQueue<string> Entries { get; } = new();
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(RecordingLoggerProvider owner, string category) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Entries.Enqueue($"{logLevel} {category} {eventId.Id}: {formatter(state, exception)} {exception}");
+    }
+}
