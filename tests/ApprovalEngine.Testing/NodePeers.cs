@@ -35,6 +35,9 @@ public static partial class NodePeers
     /// <summary>The committed baseline of conformance scenarios expected to fail (<c>--expected-failures</c>).</summary>
     public static string ExpectedFailuresPath => Installed("conformance-expected-failures.yml");
 
+    /// <summary>The baseline for runs straight against the fixture server, with no gateway in between: nothing may fail.</summary>
+    public static string FixtureBaselinePath => Installed("conformance-fixture-baseline.yml");
+
     /// <summary>
     /// Runs <c>client.mjs</c> with <paramref name="arguments"/> (e.g. <c>--scenario list --url ...</c>) and parses the
     /// one JSON object it prints. Unless the arguments say otherwise, the client is given <c>--timeout-ms</c> two

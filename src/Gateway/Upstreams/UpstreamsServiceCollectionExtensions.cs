@@ -32,6 +32,7 @@ internal sealed class UpstreamPoolService(UpstreamPool pool, GatewayConfigMonito
 
     private readonly CancellationTokenSource stopping = new();
     private Task? applying;
+    private int stopped;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -43,6 +44,12 @@ internal sealed class UpstreamPoolService(UpstreamPool pool, GatewayConfigMonito
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Hosts may stop twice (WebApplicationFactory does on dispose); the second stop has nothing left to do.
+        if (Interlocked.Exchange(ref stopped, 1) == 1)
+        {
+            return;
+        }
+
         monitor.Changed -= OnChanged;
         await stopping.CancelAsync();
         if (applying is not null)

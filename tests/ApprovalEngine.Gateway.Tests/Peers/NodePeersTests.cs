@@ -123,7 +123,7 @@ public sealed class NodePeersTests
     {
         await using var server = await NodePeers.StartFixtureServerAsync();
 
-        var run = await NodePeers.RunConformanceAsync(server.Url.ToString(), "all", NodePeers.ExpectedFailuresPath, ConformanceTimeout);
+        var run = await NodePeers.RunConformanceAsync(server.Url.ToString(), "all", NodePeers.FixtureBaselinePath, ConformanceTimeout);
 
         Assert.True(run.ExitCode == 0, $"{run}\nfixture log:\n{server.Log}");
         // Guards against a run that passed because it ran nothing.

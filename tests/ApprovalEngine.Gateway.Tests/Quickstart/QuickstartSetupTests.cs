@@ -39,6 +39,7 @@ public sealed class QuickstartSetupTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void Prepare_KeyFile_IsReadableByItsOwnerOnly()
     {
         QuickstartSetup.Prepare(directory);
