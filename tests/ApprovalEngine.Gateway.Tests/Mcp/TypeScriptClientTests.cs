@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Testing;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
 
 namespace ApprovalEngine.Gateway.Tests.Mcp;
 
@@ -251,6 +253,28 @@ public sealed class TypeScriptClientTests(ReferenceServersGateway peers) : IClas
         Assert.Empty(otherBundle.Items);
         var verified = await peers.Gateway.Get<ToolCallAuditVerifier>().VerifyAsync().ToListAsync();
         Assert.All(verified, stream => Assert.True(stream.Valid, stream.ToString()));
+    }
+
+    [Theory]
+    [InlineData(null, "2026-07-28")]
+    [InlineData("2025-11-25", "2025-11-25")]
+    public async Task CSharpSdkClient_EitherRevision_ListsAndCalls(string? pinned, string negotiated)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var transport = new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(peers.Url),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {peers.Key}" },
+        });
+        await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = pinned }, cancellationToken: timeout.Token);
+
+        var tools = await client.ListToolsAsync(cancellationToken: timeout.Token);
+        var result = await client.CallToolAsync("everything__echo", new Dictionary<string, object?> { ["message"] = "from C#" }, cancellationToken: timeout.Token);
+
+        Assert.Equal(negotiated, client.NegotiatedProtocolVersion);
+        Assert.Contains(tools, tool => tool.Name == "fs__write_file");
+        Assert.Contains("from C#", Assert.IsType<TextContentBlock>(result.Content[0]).Text, StringComparison.Ordinal);
     }
 
     [Fact]
