@@ -1,14 +1,21 @@
+using System.Runtime.InteropServices;
 using ApprovalEngine.Benchmarks;
 using ApprovalEngine.Benchmarks.Gateway;
 
 // Benchmarks of the runtime and of the gateway; every one is bounded in time and starts (and stops) what it measures.
 // `echo-upstream` is not a benchmark: it is the MCP server the gateway benchmark runs as its child process.
+// Ctrl-C and SIGTERM end the run the same way: in-flight work is cancelled and every child process is stopped by pid.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
     cancel.Cancel();
 };
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    cancel.Cancel();
+});
 
 try
 {

@@ -28,11 +28,15 @@ public sealed class CpuMeter(ChildProcess upstream, ChildProcess gateway, int? p
 {
     private const double TicksPerSecond = 100; // USER_HZ on Linux
 
-    public CpuTimes Read() => new(
-        Process.GetCurrentProcess().TotalProcessorTime,
-        upstream.CpuTime,
-        gateway.CpuTime,
-        postmaster is { } pid && OperatingSystem.IsLinux() ? TreeCpu(pid) : null);
+    public CpuTimes Read()
+    {
+        using var self = Process.GetCurrentProcess();
+        return new CpuTimes(
+            self.TotalProcessorTime,
+            upstream.CpuTime,
+            gateway.CpuTime,
+            postmaster is { } pid && OperatingSystem.IsLinux() ? TreeCpu(pid) : null);
+    }
 
     /// <summary>The CPU time of <paramref name="root"/> and its direct children (PostgreSQL's backends and helpers).</summary>
     private static TimeSpan? TreeCpu(int root)

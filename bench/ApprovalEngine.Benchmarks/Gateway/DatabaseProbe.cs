@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Npgsql;
 
 namespace ApprovalEngine.Benchmarks.Gateway;
@@ -17,6 +18,8 @@ public sealed class DatabaseProbe(string connectionString) : IAsyncDisposable
         SELECT table_name FROM information_schema.tables
         WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE' ORDER BY table_name
         """;
+
+    private static readonly TimeSpan AuditWait = TimeSpan.FromSeconds(5);
 
     private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
 
@@ -43,9 +46,9 @@ public sealed class DatabaseProbe(string connectionString) : IAsyncDisposable
         var table = tables[0];
         var quoted = string.Join('.', table.Split('.').Select(part => $"\"{part.Replace("\"", "\"\"", StringComparison.Ordinal)}\""));
         await using var cmd = _dataSource.CreateCommand($"SELECT count(*) FROM {quoted}");
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var waiting = Stopwatch.StartNew();
         long rows;
-        while ((rows = (long)(await cmd.ExecuteScalarAsync(ct))!) < expected && DateTime.UtcNow < deadline)
+        while ((rows = (long)(await cmd.ExecuteScalarAsync(ct))!) < expected && waiting.Elapsed < AuditWait)
         {
             await Task.Delay(100, ct);
         }

@@ -18,17 +18,31 @@ public static class GatewayBenchmark
         var started = Stopwatch.GetTimestamp();
         var loadBefore = LoadAverage();
         var work = Directory.CreateTempSubdirectory("ae-bench-gateway-");
-        var exitCode = await RunAsync(settings, work.FullName, loadBefore, started, ct);
-        if (exitCode == 1)
+        var keep = false;
+        try
         {
-            await Console.Error.WriteLineAsync($"The servers' logs and configuration are kept in {work.FullName}.");
+            var exitCode = await RunAsync(settings, work.FullName, loadBefore, started, ct);
+            keep = exitCode == 1;
+            return exitCode;
         }
-        else
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            work.Delete(recursive: true);
+            // A server that did not start: its message already carries the end of its log.
+            await Console.Error.WriteLineAsync($"\nThe gateway benchmark failed: {e.Message}");
+            keep = true;
+            return 1;
         }
-
-        return exitCode;
+        finally
+        {
+            if (keep)
+            {
+                await Console.Error.WriteLineAsync($"The servers' logs and configuration are kept in {work.FullName}.");
+            }
+            else
+            {
+                work.Delete(recursive: true);
+            }
+        }
     }
 
     private static async Task<int> RunAsync(GatewaySettings settings, string work, string loadBefore, long started, CancellationToken ct)

@@ -40,7 +40,11 @@ public sealed class GatewayProcess : IAsyncDisposable
         Uri upstream, string connectionString, IReadOnlyDictionary<string, string> environment, string workDirectory, CancellationToken ct)
     {
         var key = ApiKeys.Generate();
-        var config = Path.Combine(workDirectory, "gateway.yaml");
+
+        // A directory of its own, also its working directory: the gateway watches the configuration file (and
+        // ASP.NET Core the content root), and a log written beside them would wake those watchers on every line.
+        var directory = Directory.CreateDirectory(Path.Combine(workDirectory, "gateway")).FullName;
+        var config = Path.Combine(directory, "gateway.yaml");
         await File.WriteAllTextAsync(config, $"""
             # Written by the gateway benchmark for one run.
             upstreams:
@@ -62,9 +66,9 @@ public sealed class GatewayProcess : IAsyncDisposable
             "gateway",
             Executables.Dotnet,
             [typeof(ApiKeys).Assembly.Location, "--config", config, "--urls", baseUrl.ToString().TrimEnd('/')],
-            workDirectory,
+            directory,
             new Dictionary<string, string>(environment) { ["ConnectionStrings__ApprovalEngine"] = connectionString },
-            Path.Combine(workDirectory, "gateway.log"));
+            LogPath(workDirectory, "gateway"));
         var gateway = new GatewayProcess(process, baseUrl, key);
         try
         {
@@ -79,6 +83,10 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Process.DisposeAsync();
+
+    /// <summary>Logs go to a directory no process watches.</summary>
+    internal static string LogPath(string workDirectory, string name) =>
+        Path.Combine(Directory.CreateDirectory(Path.Combine(workDirectory, "logs")).FullName, $"{name}.log");
 
     private async Task WaitUntilReadyAsync(CancellationToken ct)
     {

@@ -37,7 +37,7 @@ public sealed class GatewayReport(GatewaySettings settings, ServerInfo server, s
     {
         var n = s.Load.Operations;
         Note(Invariant(
-            $"{s.Target,-8} {s.Clients,4} clients  {label,-10} {s.Load.Latency,-40} {s.Load.PerSecond,8:N0}/s   CPU µs/op: clients {Us(s.Cpu.Bench, n)} · upstream {Us(s.Cpu.Upstream, n)} · gateway {Us(s.Cpu.Gateway, n)} · PostgreSQL {Us(s.Cpu.Postgres, n)}   WAL {(double)s.WalBytes / n:0} B/op"));
+            $"{s.Target,-8} {Clients(s.Clients),-11} {label,-10} {s.Load.Latency,-40} {s.Load.PerSecond,8:N0}/s   CPU µs/op: clients {Us(s.Cpu.Bench, n)} · upstream {Us(s.Cpu.Upstream, n)} · gateway {Us(s.Cpu.Gateway, n)} · PostgreSQL {Us(s.Cpu.Postgres, n)}   WAL {(double)s.WalBytes / n:0} B/op"));
     }
 
     public string AuditVerdict() => Audit switch
@@ -178,6 +178,8 @@ public sealed class GatewayReport(GatewaySettings settings, ServerInfo server, s
         text.AppendLine(Invariant(
             $"Durable single-row commits on the same PostgreSQL (what waiting for an audit row costs at least): 1 connection {CommitOne.PerSecond:N0}/s, p50 {Ms(CommitOne.Latency.P50)}, p99 {Ms(CommitOne.Latency.P99)}; {many.Connections} connections {many.Result.PerSecond:N0}/s, p50 {Ms(many.Result.Latency.P50)}, p99 {Ms(many.Result.Latency.P99)}."));
     }
+
+    private static string Clients(int n) => n == 1 ? "1 client" : Invariant($"{n} clients");
 
     private static string Ms(double ms) => Invariant($"{ms:0.00} ms");
 

@@ -11,6 +11,7 @@ namespace ApprovalEngine.Benchmarks.Gateway;
 public sealed class McpTarget : IAsyncDisposable
 {
     private const int OpenInParallel = 16;
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
 
     private readonly HttpClient _http;
     private readonly Uri _endpoint;
@@ -98,20 +99,30 @@ public sealed class McpTarget : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        // Each dispose ends its session with DELETE, so the servers do not keep them until their idle timeout.
-        foreach (var client in _clients)
+        // Each dispose ends its session with DELETE, so the servers do not keep them until their idle timeout; bounded,
+        // since a server that is already gone or stuck (a failed or cancelled run) must not hold up the stop.
+        try
         {
-            try
-            {
-                await client.DisposeAsync();
-            }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
-            {
-                // The server is already gone (a failed run): nothing left to close.
-            }
+            await Task.WhenAll(_clients.Select(CloseAsync)).WaitAsync(CloseTimeout);
+        }
+        catch (TimeoutException)
+        {
+            // Disposing the HttpClient below abandons what is left.
         }
 
         _http.Dispose();
+    }
+
+    private static async Task CloseAsync(McpClient client)
+    {
+        try
+        {
+            await client.DisposeAsync();
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The server is already gone: nothing left to close.
+        }
     }
 
     private async Task<McpClient> OpenAsync(CancellationToken ct)

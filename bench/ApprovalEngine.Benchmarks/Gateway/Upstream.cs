@@ -32,14 +32,15 @@ public sealed class Upstream : IAsyncDisposable
         {
             // Server GC, as the gateway (a web project) runs: the two .NET servers are configured alike.
             UpstreamKind.Dotnet => (
-                ChildProcess.Start("echo upstream", Executables.Dotnet, [typeof(EchoUpstream).Assembly.Location, EchoUpstream.Mode], workDirectory,
-                    new Dictionary<string, string> { ["DOTNET_gcServer"] = "1" }, Path.Combine(workDirectory, "upstream.log")),
+                ChildProcess.Start("echo upstream", Executables.Dotnet, [typeof(EchoUpstream).Assembly.Location, EchoUpstream.Mode],
+                    Directory.CreateDirectory(Path.Combine(workDirectory, "upstream")).FullName,
+                    new Dictionary<string, string> { ["DOTNET_gcServer"] = "1" }, GatewayProcess.LogPath(workDirectory, "upstream")),
                 EchoUpstream.ToolName,
                 new Dictionary<string, object?> { ["text"] = "hello" },
                 "C# SDK 2.3.1 echo server on Kestrel (bench echo-upstream, its own process, server GC), tool echo {text: \"hello\"}"),
             UpstreamKind.Node => (
                 ChildProcess.Start("node fixture upstream", "node", [Executables.FixtureServer, "--port", "0"], Path.GetDirectoryName(Executables.FixtureServer)!,
-                    new Dictionary<string, string>(), Path.Combine(workDirectory, "upstream.log")),
+                    new Dictionary<string, string>(), GatewayProcess.LogPath(workDirectory, "upstream")),
                 "test_simple_text",
                 new Dictionary<string, object?>(),
                 "Node fixture server (tests/mcp-peers, TypeScript SDK), tool test_simple_text"),
