@@ -6,6 +6,9 @@ namespace ApprovalEngine.Benchmarks;
 public sealed record LoadResult(long Operations, TimeSpan Elapsed, LatencySummary Latency, bool RanDry)
 {
     public double PerSecond => Operations / Elapsed.TotalSeconds;
+
+    /// <summary>Every operation's latency in <see cref="Stopwatch"/> ticks, so repeated segments can be pooled.</summary>
+    public IReadOnlyList<long> Ticks { get; init; } = [];
 }
 
 /// <summary>
@@ -45,6 +48,6 @@ public static class Load
         await Task.WhenAll(tasks);
         var elapsed = Stopwatch.GetElapsedTime(start);
         var all = latencies.SelectMany(l => l).ToList();
-        return new LoadResult(all.Count, elapsed, LatencySummary.FromTicks(all), ranDry);
+        return new LoadResult(all.Count, elapsed, LatencySummary.FromTicks(all), ranDry) { Ticks = all };
     }
 }

@@ -1,47 +1,36 @@
-using System.Diagnostics;
+using System.Runtime.InteropServices;
 using ApprovalEngine.Benchmarks;
-using ApprovalEngine.Benchmarks.Phases;
+using ApprovalEngine.Benchmarks.Gateway;
 
-// Runtime benchmarks: every phase is bounded, figures are printed with their ratio to raw PostgreSQL measured in the
-// same run, and a markdown summary closes the run. Usage: runtime [--seconds N] [--concurrency N] [--samples N] [--connection CS]
-var (settings, error) = BenchSettings.Parse(args);
-if (settings is null)
-{
-    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}");
-    return 2;
-}
-
+// Benchmarks of the runtime and of the gateway; every one is bounded in time and starts (and stops) what it measures.
+// `echo-upstream` is not a benchmark: it is the MCP server the gateway benchmark runs as its child process.
+// Ctrl-C and SIGTERM end the run the same way: in-flight work is cancelled and every child process is stopped by pid.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
     cancel.Cancel();
 };
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    cancel.Cancel();
+});
 
-IBenchPhase[] phases =
-[
-    new RawBaselinePhase(),
-    new StartPhase(),
-    new DecisionPhase(),
-    new ExecuteLatencyPhase(),
-    new FullCyclePhase(),
-    new WakeupLatencyPhase(),
-];
-
-await using var database = await BenchDatabase.OpenAsync(settings.ConnectionString, cancel.Token);
-var server = await database.DescribeAsync(cancel.Token);
-Console.WriteLine($"PostgreSQL {server.Version}, {database.Description}{(database.ClusterPid is { } pid ? $" (pid {pid})" : "")}: fsync={server.Fsync}, synchronous_commit={server.SynchronousCommit}");
-
-var report = new Report(settings);
-var context = new BenchContext(settings, database, report);
 try
 {
-    foreach (var phase in phases)
+    switch (args.FirstOrDefault())
     {
-        Report.Heading(phase.Number, phase.Title);
-        var started = Stopwatch.GetTimestamp();
-        await phase.RunAsync(context, cancel.Token);
-        Report.Note($"({Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s)");
+        case EchoUpstream.Mode:
+            return await EchoUpstream.RunAsync(cancel.Token);
+
+        case GatewaySettings.Name:
+            var (gateway, gatewayError) = GatewaySettings.Parse(args);
+            return gateway is null ? await UsageAsync(gatewayError) : await GatewayBenchmark.RunAsync(gateway, cancel.Token);
+
+        default:
+            var (runtime, runtimeError) = BenchSettings.Parse(args);
+            return runtime is null ? await UsageAsync(runtimeError) : await RuntimeBenchmark.RunAsync(runtime, cancel.Token);
     }
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -50,6 +39,8 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
     return 130;
 }
 
-Console.WriteLine();
-Console.WriteLine(report.Summary(server, database.Description));
-return 0;
+static async Task<int> UsageAsync(string? error)
+{
+    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}\n\n{GatewaySettings.Usage}");
+    return 2;
+}

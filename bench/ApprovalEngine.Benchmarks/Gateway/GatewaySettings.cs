@@ -1,0 +1,130 @@
+using System.Globalization;
+
+namespace ApprovalEngine.Benchmarks.Gateway;
+
+/// <summary>Which MCP server stands behind the gateway (and is called directly for the baseline).</summary>
+public enum UpstreamKind
+{
+    /// <summary>This program's <see cref="EchoUpstream"/>: the C# SDK on Kestrel, one <c>echo</c> tool.</summary>
+    Dotnet,
+
+    /// <summary>The Node fixture server of tests/mcp-peers (TypeScript SDK), tool <c>test_simple_text</c>.</summary>
+    Node,
+}
+
+/// <summary>Command-line settings of the gateway benchmark. Every segment is bounded by <see cref="SegmentDuration"/>.</summary>
+public sealed record GatewaySettings
+{
+    public const string Name = "gateway";
+
+    public const string Usage = """
+        Usage: ApprovalEngine.Benchmarks gateway [options]
+          --seconds N        measured duration of each segment (default 5; peak search: half, at least 2)
+          --clients LIST     concurrency levels compared in the table (default 1,32)
+          --rounds N         direct/gateway pairs per level, order alternating, samples pooled (default 2)
+          --peak LIST        levels of the peak-throughput search; it stops at the first level where neither
+                             rate rises by 5% (default 64,128,256; "none" skips it)
+          --upstream KIND    dotnet (this program's C# echo server, default) or node (tests/mcp-peers fixture)
+          --gateway-logs L   default (as shipped) or quiet (the MCP SDK's log categories at Error: no per-call
+                             log lines), to see what the gateway's logging costs
+          --connection CS    use this PostgreSQL instead of starting a local one; needs CREATEDB
+        """;
+
+    public TimeSpan SegmentDuration { get; init; } = TimeSpan.FromSeconds(5);
+
+    public IReadOnlyList<int> Clients { get; init; } = [1, 32];
+
+    public int Rounds { get; init; } = 2;
+
+    public IReadOnlyList<int> Peak { get; init; } = [64, 128, 256];
+
+    public UpstreamKind Upstream { get; init; } = UpstreamKind.Dotnet;
+
+    /// <summary>Quiet: the gateway runs with <c>Logging:LogLevel:ModelContextProtocol=Error</c>.</summary>
+    public bool QuietGatewayLogs { get; init; }
+
+    public string? ConnectionString { get; init; }
+
+    /// <summary>Settings given to the gateway process as environment variables.</summary>
+    public IReadOnlyDictionary<string, string> GatewayEnvironment => QuietGatewayLogs
+        ? new Dictionary<string, string> { ["Logging__LogLevel__ModelContextProtocol"] = "Error" }
+        : new Dictionary<string, string>();
+
+    /// <summary>Unmeasured calls before each segment: JIT, connection pools, the gateway's tiered compilation.</summary>
+    public TimeSpan Warmup => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, SegmentDuration.Ticks / 5));
+
+    public TimeSpan PeakDuration => TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, SegmentDuration.Ticks / 2));
+
+    /// <summary>The most MCP sessions a run opens on each target.</summary>
+    public int MaxClients => Clients.Concat(Peak).DefaultIfEmpty(1).Max();
+
+    public static (GatewaySettings? Settings, string? Error) Parse(IReadOnlyList<string> args)
+    {
+        if (args.Count == 0 || args[0] != Name)
+        {
+            return (null, "Missing the benchmark name.");
+        }
+
+        var settings = new GatewaySettings();
+        for (var i = 1; i < args.Count; i += 2)
+        {
+            var name = args[i];
+            if (i + 1 >= args.Count)
+            {
+                return (null, $"{name} needs a value.");
+            }
+
+            var value = args[i + 1];
+            switch (name)
+            {
+                case "--seconds" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s is >= 1 and <= 60:
+                    settings = settings with { SegmentDuration = TimeSpan.FromSeconds(s) };
+                    break;
+                case "--clients" when Levels(value) is { Count: > 0 } levels:
+                    settings = settings with { Clients = levels };
+                    break;
+                case "--rounds" when int.TryParse(value, CultureInfo.InvariantCulture, out var r) && r is >= 1 and <= 10:
+                    settings = settings with { Rounds = r };
+                    break;
+                case "--peak" when value == "none":
+                    settings = settings with { Peak = [] };
+                    break;
+                case "--peak" when Levels(value) is { Count: > 0 } levels:
+                    settings = settings with { Peak = levels };
+                    break;
+                case "--upstream" when Enum.TryParse<UpstreamKind>(value, ignoreCase: true, out var kind) && Enum.IsDefined(kind):
+                    settings = settings with { Upstream = kind };
+                    break;
+                case "--gateway-logs" when value is "default" or "quiet":
+                    settings = settings with { QuietGatewayLogs = value == "quiet" };
+                    break;
+                case "--connection" when !string.IsNullOrWhiteSpace(value):
+                    settings = settings with { ConnectionString = value };
+                    break;
+                case "--seconds" or "--clients" or "--rounds" or "--peak" or "--upstream" or "--gateway-logs" or "--connection":
+                    return (null, $"Invalid value '{value}' for {name} (seconds: 1-60, clients and peak: comma-separated 1-512, rounds: 1-10, upstream: dotnet or node, gateway-logs: default or quiet).");
+                default:
+                    return (null, $"Unknown option '{name}'.");
+            }
+        }
+
+        return (settings, null);
+    }
+
+    /// <summary>"1,32" → [1, 32]; null if any item is not a whole number from 1 to 512.</summary>
+    private static List<int>? Levels(string value)
+    {
+        var levels = new List<int>();
+        foreach (var item in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!int.TryParse(item, CultureInfo.InvariantCulture, out var level) || level is < 1 or > 512)
+            {
+                return null;
+            }
+
+            levels.Add(level);
+        }
+
+        return levels.Distinct().ToList();
+    }
+}
