@@ -18,6 +18,10 @@ public static class LoggingDefaults
                 // Npgsql logs every command at Information: the runtime's one-second poll alone would flood the console.
                 ["Logging:LogLevel:Npgsql"] = "Warning",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+
+                // The MCP SDK writes several Information lines per proxied call: measured at about a fifth of the
+                // gateway's CPU per call (bench/README.md). The gateway logs what operators need itself.
+                ["Logging:LogLevel:ModelContextProtocol"] = "Warning",
             },
         });
         return builder;
