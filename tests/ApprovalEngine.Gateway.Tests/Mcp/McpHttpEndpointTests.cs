@@ -290,6 +290,26 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ToolsList_ConfiguredSeparator_NamespacesWithIt()
+    {
+        await using var dashed = await McpGateway.StartAsync(Config("  toolSeparator: \"-\""));
+        var upstreams = dashed.Get<Gateway.Upstreams.IUpstreams>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!(upstreams.Catalog.Upstreams.TryGetValue("memory", out var entry) && entry.Tools.Count > 0))
+        {
+            await Task.Delay(50, deadline.Token);
+        }
+
+        using var dashedClient = dashed.CreateHttpClient();
+        var session = await RawMcp.StartSessionAsync(dashedClient, dashed.Url("tools"), dashed.KeyOf("alpha"));
+        using var response = await dashedClient.SendAsync(RawMcp.Post(dashed.Url("tools"), dashed.KeyOf("alpha"), RawMcp.Request(2, "tools/list"), session: session, protocolVersion: "2025-11-25"));
+
+        var names = (await RawMcp.MessageAsync(response))["result"]!["tools"]!.AsArray().Select(t => t!["name"]!.GetValue<string>()).ToList();
+        Assert.Contains("memory-read_graph", names);
+        Assert.All(names, name => Assert.StartsWith("memory-", name, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Post_StatelessRevision_AnswersWithoutSession()
     {
         var body = RawMcp.Request(1, "tools/list", """{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}}""");

@@ -132,6 +132,11 @@ public sealed class TypeScriptClientTests(ReferenceServersGateway peers) : IClas
         Assert.Contains("everything__get-sum", tools.Keys);
         Assert.Contains("fixture__test_simple_text", tools.Keys);
         Assert.All(tools.Keys, name => Assert.Contains("__", name, StringComparison.Ordinal));
+        var prompts = report["prompts"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()).ToList();
+        Assert.Contains(prompts, name => name.StartsWith("everything__", StringComparison.Ordinal));
+        Assert.Contains(prompts, name => name.StartsWith("fixture__", StringComparison.Ordinal));
+        Assert.All(prompts, name => Assert.Matches("^(everything|fs|memory|fixture)__", name));
+        Assert.All(report["resources"]!.AsArray(), r => Assert.Matches("^(everything|fs|memory|fixture)__", r!["name"]!.GetValue<string>()));
         Assert.Equal("2025-11-25", report["protocolVersion"]?.GetValue<string>());
     }
 
