@@ -1,6 +1,5 @@
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Upstreams;
-using ModelContextProtocol.Server;
 
 namespace ApprovalEngine.Gateway.Mcp;
 
@@ -18,9 +17,6 @@ internal sealed class AgentScope(string agentId, string? bundle, ProxyViews view
     public string? Bundle { get; } = bundle;
 
     public string? SessionId { get; init; }
-
-    /// <summary>The server of this scope, once created; notifications to the agent go through it.</summary>
-    public McpServer? Server { get; set; }
 
     /// <summary>The agent as currently configured; null once a reload removed it (its requests are then refused).</summary>
     public AgentConfig? Agent => views.Config.Current.Agents.FindById(AgentId);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using ApprovalEngine.Gateway.Audit;
 using ModelContextProtocol;
 
@@ -10,9 +9,9 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// </summary>
 internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor redactor, TimeProvider time, ILogger<CallAudit> logger)
 {
-    public async Task RecordAsync(CallFacts call, CallOutcome outcome, string? error)
+    /// <param name="outcome">A <see cref="ToolCallOutcome"/> value.</param>
+    public async Task RecordAsync(CallFacts call, string outcome, string? error)
     {
-        var arguments = call.Arguments is null ? (JsonElement?)null : JsonSerializer.SerializeToElement(call.Arguments, AuditJson.Arguments);
         var record = new ToolCallRecord
         {
             AgentId = call.Scope.AgentId,
@@ -20,17 +19,10 @@ internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor 
             Upstream = call.Tool?.Upstream ?? "-",
             Tool = call.Tool?.LocalName ?? call.RequestedName,
             ToolName = call.RequestedName,
-            ArgumentsDigest = ArgumentDigest.Compute(arguments),
-            RedactedArguments = redactor.Redact(arguments),
-            Decision = outcome == CallOutcome.Rejected ? ToolCallDecision.Error : ToolCallDecision.Allow,
-            Outcome = outcome switch
-            {
-                CallOutcome.Ok => ToolCallOutcome.Ok,
-                CallOutcome.ToolError => ToolCallOutcome.ToolError,
-                CallOutcome.UpstreamError => ToolCallOutcome.UpstreamError,
-                CallOutcome.Cancelled => ToolCallOutcome.Cancelled,
-                _ => ToolCallOutcome.Rejected,
-            },
+            ArgumentsDigest = ArgumentDigest.Compute(call.Arguments),
+            RedactedArguments = redactor.Redact(call.Arguments),
+            Decision = outcome == ToolCallOutcome.Rejected ? ToolCallDecision.Error : ToolCallDecision.Allow,
+            Outcome = outcome,
             Duration = time.GetElapsedTime(call.StartedTimestamp),
             Error = error,
             SessionId = call.Scope.SessionId,
@@ -52,9 +44,4 @@ internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor 
 
     [LoggerMessage(3420, LogLevel.Error, "The audit record of agent {Agent}'s call to {Tool} could not be written; the result was withheld")]
     private partial void LogAuditFailed(string agent, string tool, Exception exception);
-}
-
-internal static class AuditJson
-{
-    public static readonly JsonSerializerOptions Arguments = new(JsonSerializerDefaults.General);
 }

@@ -300,7 +300,6 @@ internal sealed partial class McpHttpHandler(
         var scope = new AgentScope(requestScope.AgentId, requestScope.Bundle, views) { SessionId = AgentSession.NewId() };
         var transport = new StreamableHttpServerTransport(loggers) { SessionId = scope.SessionId };
         var server = McpServer.Create(transport, proxy.CreateOptions(scope), loggers);
-        scope.Server = server;
         var session = new AgentSession(scope, transport, server, time);
         sessions.Add(session);
         return session;
@@ -310,7 +309,6 @@ internal sealed partial class McpHttpHandler(
     {
         var transport = new StreamableHttpServerTransport(loggers) { Stateless = true };
         await using var server = McpServer.Create(transport, proxy.CreateOptions(scope), loggers);
-        scope.Server = server;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         var run = server.RunAsync(stop.Token);
         try

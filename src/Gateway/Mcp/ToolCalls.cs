@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Gateway.Upstreams;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -28,7 +29,7 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, T
         var tool = scope.View.FindTool(parameters.Name);
         if (tool is null)
         {
-            await audit.RecordAsync(call, CallOutcome.Rejected, $"unknown tool '{parameters.Name}'");
+            await audit.RecordAsync(call, ToolCallOutcome.Rejected, $"unknown tool '{parameters.Name}'");
             throw new McpProtocolException($"Unknown tool '{parameters.Name}'.", McpErrorCode.InvalidParams);
         }
 
@@ -43,24 +44,24 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, T
         catch (UpstreamUnavailableException e)
         {
             // The agent gets a tool result it can reason about rather than a protocol fault: the gateway is fine, the tool is not.
-            await audit.RecordAsync(call, CallOutcome.UpstreamError, e.Message);
+            await audit.RecordAsync(call, ToolCallOutcome.UpstreamError, e.Message);
             return ErrorResult(e.Message);
         }
         catch (McpException e) when (!cancellationToken.IsCancellationRequested)
         {
-            await audit.RecordAsync(call, CallOutcome.UpstreamError, e.Message);
+            await audit.RecordAsync(call, ToolCallOutcome.UpstreamError, e.Message);
             throw;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await audit.RecordAsync(call, CallOutcome.Cancelled, "the agent cancelled the call");
+            await audit.RecordAsync(call, ToolCallOutcome.Cancelled, "the agent cancelled the call");
             throw;
         }
 
         // Progress and log messages of the call go out before its result.
         await channel.DrainAsync();
 
-        await audit.RecordAsync(call, result.IsError == true ? CallOutcome.ToolError : CallOutcome.Ok, null);
+        await audit.RecordAsync(call, result.IsError == true ? ToolCallOutcome.ToolError : ToolCallOutcome.Ok, null);
         return result;
     }
 
@@ -69,15 +70,6 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, T
         IsError = true,
         Content = [new TextContentBlock { Text = message }],
     };
-}
-
-internal enum CallOutcome
-{
-    Ok,
-    ToolError,
-    UpstreamError,
-    Cancelled,
-    Rejected,
 }
 
 /// <summary>What the audit needs to know about one call, gathered as it runs.</summary>
