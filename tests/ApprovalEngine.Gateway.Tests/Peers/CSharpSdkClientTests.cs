@@ -19,8 +19,9 @@ public sealed class CSharpSdkClientTests
         await using var transport = new HttpClientTransport(new HttpClientTransportOptions { Endpoint = server.Url, TransportMode = HttpTransportMode.StreamableHttp });
         await using var client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = protocolVersion }, cancellationToken: timeout.Token);
         // The client handles incoming messages concurrently, so the session-wide handler sees every notification but
-        // not necessarily in the order sent (seen under load: 2, 1, 3). The per-call IProgress can miss the last one:
-        // the fixture sends it just before the result, and once the call has completed its progress handler is gone.
+        // not necessarily in the order sent (seen under load: 2, 1, 3). The per-call IProgress is passed only so that
+        // the request carries a progress token; it can miss any of them (seen in CI: all three), because the
+        // notifications race the response and once the call has completed its progress handler is gone.
         var sessionProgress = new ConcurrentQueue<double>();
         await using var registration = client.RegisterNotificationHandler(NotificationMethods.ProgressNotification, (notification, _) =>
         {
@@ -42,7 +43,6 @@ public sealed class CSharpSdkClientTests
         Assert.NotEqual(true, result.IsError);
         Assert.Equal("slow finished 3 steps in 150 ms", Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text);
         Assert.Equal([1d, 2d, 3d], sessionProgress.Order());
-        Assert.NotEmpty(callProgress);
     }
 
     private sealed class QueueProgress(ConcurrentQueue<float> values) : IProgress<ProgressNotificationValue>
