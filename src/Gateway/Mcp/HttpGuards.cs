@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Security;
 using Microsoft.Net.Http.Headers;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -9,8 +10,6 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// <summary>Checks every MCP HTTP request must pass, and the JSON-RPC error answers for those that fail.</summary>
 internal static class HttpGuards
 {
-    public const string Realm = "approval-engine";
-
     private static readonly string[] LoopbackHosts = ["localhost", "127.0.0.1", "[::1]"];
 
     /// <summary>
@@ -62,10 +61,7 @@ internal static class HttpGuards
 
     public static Task WriteUnauthorizedAsync(HttpContext context, bool keyPresented)
     {
-        // RFC 6750: name the scheme and realm; say invalid_token only when a token was actually presented.
-        context.Response.Headers.WWWAuthenticate = keyPresented
-            ? $"Bearer realm=\"{Realm}\", error=\"invalid_token\", error_description=\"The API key is not valid.\""
-            : $"Bearer realm=\"{Realm}\"";
+        context.Response.Headers.WWWAuthenticate = Bearer.Challenge(keyPresented ? "The API key is not valid." : null);
         return WriteErrorAsync(context, StatusCodes.Status401Unauthorized, McpErrorCode.InvalidRequest,
             keyPresented
                 ? "Unauthorized: the API key is not valid."
@@ -73,14 +69,7 @@ internal static class HttpGuards
     }
 
     /// <summary>The bearer token of the request, or null when there is none.</summary>
-    public static string? BearerToken(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.ToString();
-        const string scheme = "Bearer ";
-        return header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && header.Length > scheme.Length
-            ? header[scheme.Length..].Trim()
-            : null;
-    }
+    public static string? BearerToken(HttpRequest request) => Bearer.TokenOf(request);
 
     private static bool Matches(MediaTypeHeaderValue value, string type, string subtype) =>
         value.Type.Equals(type, StringComparison.OrdinalIgnoreCase) && value.SubType.Equals(subtype, StringComparison.OrdinalIgnoreCase);
