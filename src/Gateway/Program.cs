@@ -2,8 +2,10 @@ using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
 using ApprovalEngine.Gateway.Hosting;
+using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Gateway.Mcp;
 using ApprovalEngine.Gateway.Quickstart;
+using ApprovalEngine.Gateway.Security;
 using ApprovalEngine.Gateway.Stdio;
 using ApprovalEngine.Gateway.Upstreams;
 using ApprovalEngine.Gateway.Verification;
@@ -18,6 +20,12 @@ if (VerifyCommand.Matches(args))
 if (StdioBridge.Matches(args))
 {
     return await StdioBridge.RunAsync(args, Environment.GetEnvironmentVariable, Console.Error, CancellationToken.None);
+}
+
+// `new-token` (a person) and `new-key` (an agent) print a new secret and the hash for the configuration, and exit.
+if (NewSecretCommand.Matches(args))
+{
+    return NewSecretCommand.Run(args, Console.Out, Console.Error);
 }
 
 try
@@ -41,6 +49,7 @@ try
     builder.Services.AddToolCallAudit();
     builder.Services.AddUpstreams();
     builder.Services.AddMcpEndpoint();
+    builder.Services.AddHumanAuthentication();
     builder.Services.AddHealthEndpoints();
 
     var app = builder.Build();

@@ -1,4 +1,5 @@
 using System.Collections.ObjectModel;
+using ApprovalEngine.Gateway.Humans;
 
 namespace ApprovalEngine.Gateway.Configuration;
 
@@ -15,6 +16,9 @@ public sealed record GatewayConfig
 
     /// <summary>Approver groups by name; policy rules refer to them.</summary>
     public IReadOnlyDictionary<string, ApproverGroupConfig> Approvers { get; init; } = ReadOnlyDictionary<string, ApproverGroupConfig>.Empty;
+
+    /// <summary>People who use the human-facing API, by email; the loader's dictionary ignores the email's case.</summary>
+    public IReadOnlyDictionary<string, UserConfig> Users { get; init; } = ReadOnlyDictionary<string, UserConfig>.Empty;
 }
 
 public sealed record ServerConfig
@@ -159,4 +163,16 @@ public sealed record ApproverGroupConfig
 
     /// <summary>Approver emails.</summary>
     public IReadOnlyList<string> Members { get; init; } = [];
+}
+
+/// <summary>A person with API tokens for the human-facing API (approvals, audit, administration).</summary>
+public sealed record UserConfig
+{
+    public required string Email { get; init; }
+
+    /// <summary>At least one; each role stands alone (admin does not imply approver).</summary>
+    public IReadOnlyList<Role> Roles { get; init; } = [];
+
+    /// <summary>Stored token hashes (<c>sha256:&lt;hex&gt;</c>); several are active at once while a token is rotated; none disables API access.</summary>
+    public IReadOnlyList<string> Tokens { get; init; } = [];
 }

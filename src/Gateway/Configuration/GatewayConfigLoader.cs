@@ -8,7 +8,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 /// </summary>
 public static class GatewayConfigLoader
 {
-    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers"];
+    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users"];
 
     public static ConfigLoadResult Load(string path) => Load(path, Environment.GetEnvironmentVariable);
 
@@ -74,6 +74,7 @@ public static class GatewayConfigLoader
         var agents = AgentsSection.Read(root, upstreams, upstreamNames);
         var bundles = BundlesSection.Read(root, upstreamNames, agents, server.ToolSeparator);
         var approvers = ApproversSection.Read(root);
+        var users = UsersSection.Read(root, agents);
         return new GatewayConfig
         {
             Server = server,
@@ -81,6 +82,7 @@ public static class GatewayConfigLoader
             Agents = agents,
             Bundles = bundles,
             Approvers = approvers,
+            Users = users,
         };
     }
 

@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Agents;
+using ApprovalEngine.Gateway.Humans;
 
 namespace ApprovalEngine.Gateway.Configuration;
 
@@ -8,6 +9,8 @@ public sealed class ConfigSnapshot(GatewayConfig config)
     public GatewayConfig Config { get; } = config;
 
     public AgentDirectory Agents { get; } = new(config);
+
+    public UserDirectory Users { get; } = new(config);
 }
 
 /// <summary>The configuration in effect: follows <see cref="GatewayConfigMonitor"/> so readers never see a half-applied reload.</summary>
