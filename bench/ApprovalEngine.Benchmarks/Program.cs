@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using ApprovalEngine.Benchmarks;
 using ApprovalEngine.Benchmarks.Gateway;
+using ApprovalEngine.Benchmarks.Policy;
 
 // Benchmarks of the runtime and of the gateway; every one is bounded in time and starts (and stops) what it measures.
 // `echo-upstream` is not a benchmark: it is the MCP server the gateway benchmark runs as its child process.
@@ -24,6 +25,9 @@ try
         case EchoUpstream.Mode:
             return await EchoUpstream.RunAsync(cancel.Token);
 
+        case PolicyBenchmarks.Name:
+            return PolicyBenchmarks.Run(args[1..]);
+
         case GatewaySettings.Name:
             var (gateway, gatewayError) = GatewaySettings.Parse(args);
             return gateway is null ? await UsageAsync(gatewayError) : await GatewayBenchmark.RunAsync(gateway, cancel.Token);
@@ -41,6 +45,6 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 
 static async Task<int> UsageAsync(string? error)
 {
-    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}\n\n{GatewaySettings.Usage}");
+    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}\n\n{GatewaySettings.Usage}\n\nUsage: ApprovalEngine.Benchmarks policy [BenchmarkDotNet options, e.g. --filter '*']");
     return 2;
 }

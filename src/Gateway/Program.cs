@@ -4,6 +4,7 @@ using ApprovalEngine.Gateway.Health;
 using ApprovalEngine.Gateway.Hosting;
 using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Gateway.Mcp;
+using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Quickstart;
 using ApprovalEngine.Gateway.Security;
 using ApprovalEngine.Gateway.Stdio;
@@ -48,6 +49,7 @@ try
     // After the runtime: it applies the schema at start, and the audit drains before the database stops.
     builder.Services.AddToolCallAudit();
     builder.Services.AddUpstreams();
+    builder.Services.AddPolicy();
     builder.Services.AddMcpEndpoint();
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHealthEndpoints();
@@ -55,6 +57,7 @@ try
     var app = builder.Build();
     app.MapHealthEndpoints();
     app.MapMcpEndpoints();
+    app.MapPolicyApi();
     await app.RunAsync();
     return 0;
 }

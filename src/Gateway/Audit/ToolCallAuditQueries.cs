@@ -25,6 +25,12 @@ public sealed record ToolCallAuditFilter
 
     public string? Decision { get; init; }
 
+    /// <summary>The policy rule that decided (<c>default</c> for the policy's default).</summary>
+    public string? Rule { get; init; }
+
+    /// <summary>What a detect-mode rule would have decided; <c>*</c> for every call a shadow rule matched.</summary>
+    public string? ShadowDecision { get; init; }
+
     public string? Outcome { get; init; }
 
     /// <summary>First call start included.</summary>
@@ -44,7 +50,7 @@ public sealed record ToolCallAuditFilter
 public sealed record ToolCallAuditPage(IReadOnlyList<ToolCallAuditEntry> Items, string? NextCursor);
 
 /// <summary>
-/// The audit trail for auditors: filtered (by bundle, agent, upstream, tool, decision, outcome, time) and paged newest
+/// The audit trail for auditors: filtered (by bundle, agent, upstream, tool, decision, rule, shadow decision, outcome, time) and paged newest
 /// first with a keyset cursor on (at, id), so a page costs the same however deep it is and records written meanwhile
 /// never shift the pages already read.
 /// </summary>
@@ -81,6 +87,16 @@ public sealed class ToolCallAuditQueries(NpgsqlDataSource dataSource)
         Equal("tool", filter.Tool);
         Equal("tool_name", filter.ToolName);
         Equal("decision", filter.Decision);
+        Equal("rule", filter.Rule);
+        if (filter.ShadowDecision == "*")
+        {
+            sql.Append(" AND shadow_decision IS NOT NULL");
+        }
+        else
+        {
+            Equal("shadow_decision", filter.ShadowDecision);
+        }
+
         Equal("outcome", filter.Outcome);
         if (filter.From is { } from)
         {

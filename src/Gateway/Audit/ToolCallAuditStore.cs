@@ -17,14 +17,16 @@ internal static class ToolCallAuditStore
     // only at a few hundred records per batch.
     private const string InsertSql = """
         INSERT INTO tool_call_audit (id, stream_id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name,
-            arguments_digest, arguments, decision, rule, outcome, error, session_id, request_id, prev_hash, hash)
+            arguments_digest, arguments, decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule,
+            prev_hash, hash)
         SELECT r.id, $1, r.seq, r.at, r.duration_us, r.agent_id, r.bundle, r.upstream, r.tool, r.tool_name,
-            r.arguments_digest, r.arguments::json, r.decision, r.rule, r.outcome, r.error, r.session_id, r.request_id, r.prev_hash, r.hash
+            r.arguments_digest, r.arguments::json, r.decision, r.rule, r.outcome, r.error, r.session_id, r.request_id,
+            r.shadow_decision, r.shadow_rule, r.prev_hash, r.hash
         FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-            $19::bytea[], $20::bytea[])
+            $19::text[], $20::text[], $21::bytea[], $22::bytea[])
             AS r(id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name, arguments_digest, arguments, decision,
-                 rule, outcome, error, session_id, request_id, prev_hash, hash)
+                 rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, prev_hash, hash)
         """;
 
     private const string AdvanceSql = "SELECT tool_call_audit_advance($1, $2, $3, $4, $5)";
@@ -34,7 +36,7 @@ internal static class ToolCallAuditStore
     /// <summary>The columns every reader selects, in the order <see cref="ReadEntry"/> expects (prefix them as needed).</summary>
     public const string Columns = """
         id, stream_id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name, arguments_digest, arguments::text,
-        decision, rule, outcome, error, session_id, request_id, prev_hash, hash
+        decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, prev_hash, hash
         """;
 
     /// <summary>
@@ -49,7 +51,7 @@ internal static class ToolCallAuditStore
         var seqs = new long[n];
         var at = new DateTime[n];
         var durations = new long[n];
-        var text = new string?[13][];
+        var text = new string?[15][];
         for (var f = 0; f < text.Length; f++)
         {
             text[f] = new string?[n];
@@ -69,6 +71,7 @@ internal static class ToolCallAuditStore
                 (r.AgentId, r.Bundle, r.Upstream, r.Tool, r.ToolName, r.ArgumentsDigest, r.RedactedArguments);
             (text[7][i], text[8][i], text[9][i], text[10][i], text[11][i], text[12][i]) =
                 (r.Decision, r.Rule, r.Outcome, r.Error, r.SessionId, r.RequestId);
+            (text[13][i], text[14][i]) = (r.ShadowDecision, r.ShadowRule);
             prev[i] = c.PrevHash;
             hashes[i] = c.Hash;
         }
@@ -149,6 +152,8 @@ internal static class ToolCallAuditStore
             Error = Text(),
             SessionId = Text(),
             RequestId = Text(),
+            ShadowDecision = Text(),
+            ShadowRule = Text(),
         };
         var prevHash = reader.GetFieldValue<byte[]>(column++);
         var hash = reader.GetFieldValue<byte[]>(column);

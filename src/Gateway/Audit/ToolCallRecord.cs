@@ -30,6 +30,15 @@ public sealed record ToolCallRecord
     /// <summary>The policy rule that decided, when one did.</summary>
     public string? Rule { get; init; }
 
+    /// <summary>
+    /// What a policy rule in detect-only (shadow) mode would have decided; the call went ahead under <see cref="Decision"/>.
+    /// Null when no shadow rule matched.
+    /// </summary>
+    public string? ShadowDecision { get; init; }
+
+    /// <summary>The shadow rule behind <see cref="ShadowDecision"/> (<c>default</c> when it was the policy's default).</summary>
+    public string? ShadowRule { get; init; }
+
     /// <summary>What came of the call; see <see cref="ToolCallOutcome"/> for the usual values (the set is open).</summary>
     public required string Outcome { get; init; }
 
@@ -76,6 +85,15 @@ public static class ToolCallOutcome
 
     /// <summary>Policy or an approver said no.</summary>
     public const string Denied = "denied";
+
+    /// <summary>A rate-limit rule refused the call.</summary>
+    public const string RateLimited = "rate_limited";
+
+    /// <summary>The upstream answered, but policy withheld the result because detectors found something in it.</summary>
+    public const string ResultBlocked = "result_blocked";
+
+    /// <summary>The upstream answered, and policy masked what detectors found in the result before the agent saw it.</summary>
+    public const string ResultRedacted = "result_redacted";
 
     /// <summary>The request was not valid: unknown tool, bad arguments, wrong bundle.</summary>
     public const string Rejected = "rejected";

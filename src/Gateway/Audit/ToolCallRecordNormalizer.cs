@@ -50,6 +50,8 @@ internal static class ToolCallRecordNormalizer
             Error = AuditText.CleanOrNull(record.Error, MaxErrorLength),
             SessionId = AuditText.CleanOrNull(record.SessionId, MaxIdentifierLength),
             RequestId = AuditText.CleanOrNull(record.RequestId, MaxIdentifierLength),
+            ShadowDecision = AuditText.CleanOrNull(record.ShadowDecision, MaxTokenLength),
+            ShadowRule = AuditText.CleanOrNull(record.ShadowRule, MaxIdentifierLength),
             StartedAt = new DateTimeOffset(started.UtcTicks - (started.UtcTicks % TimeSpan.TicksPerMicrosecond), TimeSpan.Zero),
             Duration = TimeSpan.FromTicks(record.Duration.Ticks - (record.Duration.Ticks % TimeSpan.TicksPerMicrosecond)),
         };

@@ -64,4 +64,29 @@ public static class Durations
         value = TimeSpan.FromMilliseconds(total);
         return true;
     }
+
+    /// <summary>Writes a duration the way the configuration does: <c>1h30m</c>, <c>45s</c>, <c>250ms</c>.</summary>
+    public static string Format(TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            return "0s";
+        }
+
+        var text = new System.Text.StringBuilder();
+        void Part(long amount, string unit)
+        {
+            if (amount > 0)
+            {
+                text.Append(amount.ToString(CultureInfo.InvariantCulture)).Append(unit);
+            }
+        }
+
+        Part((long)value.TotalDays, "d");
+        Part(value.Hours, "h");
+        Part(value.Minutes, "m");
+        Part(value.Seconds, "s");
+        Part(value.Milliseconds, "ms");
+        return text.Length == 0 ? "0s" : text.ToString();
+    }
 }

@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using ApprovalEngine.Gateway.Humans;
+using ApprovalEngine.Gateway.Policy;
 
 namespace ApprovalEngine.Gateway.Configuration;
 
@@ -19,6 +20,8 @@ public sealed record GatewayConfig
 
     /// <summary>People who use the human-facing API, by email; the loader's dictionary ignores the email's case.</summary>
     public IReadOnlyDictionary<string, UserConfig> Users { get; init; } = ReadOnlyDictionary<string, UserConfig>.Empty;
+    /// <summary>Which calls are allowed, denied, rate-limited or need approval; allow-all when the file has no policy section.</summary>
+    public PolicyConfig Policy { get; init; } = PolicyConfig.AllowAll;
 }
 
 public sealed record ServerConfig

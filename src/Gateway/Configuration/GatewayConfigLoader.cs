@@ -8,7 +8,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 /// </summary>
 public static class GatewayConfigLoader
 {
-    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users"];
+    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users", "policy"];
 
     public static ConfigLoadResult Load(string path) => Load(path, Environment.GetEnvironmentVariable);
 
@@ -75,6 +75,14 @@ public static class GatewayConfigLoader
         var bundles = BundlesSection.Read(root, upstreamNames, agents, server.ToolSeparator);
         var approvers = ApproversSection.Read(root);
         var users = UsersSection.Read(root, agents);
+        var policy = PolicySection.Read(root, new PolicyReferences(
+            Agents: agents.Keys.ToHashSet(StringComparer.Ordinal),
+            AgentGroups: agents.Values.SelectMany(a => a.Groups).ToHashSet(StringComparer.Ordinal),
+            Bundles: DeclaredNames(root, "bundles"),
+            Upstreams: upstreamNames,
+            ApproverGroups: DeclaredNames(root, "approvers"),
+            ApproverMembers: approvers.ToDictionary(g => g.Key, g => g.Value.Members, StringComparer.Ordinal),
+            Separator: server.ToolSeparator));
         return new GatewayConfig
         {
             Server = server,
@@ -83,6 +91,7 @@ public static class GatewayConfigLoader
             Bundles = bundles,
             Approvers = approvers,
             Users = users,
+            Policy = policy,
         };
     }
 

@@ -1,5 +1,6 @@
 using ApprovalEngine.Gateway.Agents;
 using ApprovalEngine.Gateway.Humans;
+using ApprovalEngine.Gateway.Policy;
 
 namespace ApprovalEngine.Gateway.Configuration;
 
@@ -11,6 +12,7 @@ public sealed class ConfigSnapshot(GatewayConfig config)
     public AgentDirectory Agents { get; } = new(config);
 
     public UserDirectory Users { get; } = new(config);
+    public PolicyEngine Policy { get; } = new(config.Policy, config.Server.ToolSeparator);
 }
 
 /// <summary>The configuration in effect: follows <see cref="GatewayConfigMonitor"/> so readers never see a half-applied reload.</summary>

@@ -15,9 +15,12 @@ internal abstract class YNode(Position start)
     public abstract string Kind { get; }
 }
 
-internal sealed class YScalar(Position start, string value, bool isNull) : YNode(start)
+internal sealed class YScalar(Position start, string value, bool isNull, bool isPlain = true) : YNode(start)
 {
     public string Value { get; } = value;
+
+    /// <summary>Written without quotes: <c>5</c> and <c>true</c> are then a number and a boolean, <c>"5"</c> is a string.</summary>
+    public bool IsPlain { get; } = isPlain;
 
     /// <summary>A plain <c>~</c>, <c>null</c> or nothing at all: the field is treated as absent.</summary>
     public bool IsNull { get; } = isNull;
@@ -124,7 +127,7 @@ internal sealed class YamlTree
 
             case Scalar scalar:
                 var isNull = scalar.Style == ScalarStyle.Plain && scalar.Value is "" or "~" or "null" or "Null" or "NULL";
-                return Anchor(scalar, new YScalar(start, scalar.Value, isNull));
+                return Anchor(scalar, new YScalar(start, scalar.Value, isNull, scalar.Style == ScalarStyle.Plain));
 
             case SequenceStart:
                 var sequence = new YSequence(start);

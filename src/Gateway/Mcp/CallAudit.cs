@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Audit;
+using ApprovalEngine.Gateway.Policy;
 using ModelContextProtocol;
 
 namespace ApprovalEngine.Gateway.Mcp;
@@ -21,7 +22,10 @@ internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor 
             ToolName = call.RequestedName,
             ArgumentsDigest = ArgumentDigest.Compute(call.Arguments),
             RedactedArguments = redactor.Redact(call.Arguments),
-            Decision = outcome == ToolCallOutcome.Rejected ? ToolCallDecision.Error : ToolCallDecision.Allow,
+            Decision = call.Decision is not { } decision || decision.Failed ? ToolCallDecision.Error : PolicyDecision.ActionName(decision.Action),
+            Rule = call.Decision is { Failed: false } decided ? decided.RuleName : null,
+            ShadowDecision = call.Decision?.Shadow is { } shadow ? PolicyDecision.ActionName(shadow.Action) : null,
+            ShadowRule = call.Decision?.Shadow?.Rule,
             Outcome = outcome,
             Duration = time.GetElapsedTime(call.StartedTimestamp),
             Error = error,

@@ -11,7 +11,7 @@ internal sealed record Proxied<T>(string Name, string Bundle, string Upstream, s
 
 /// <summary>
 /// What one agent sees through one endpoint: the tools, prompts and resources of the bundles it may use,
-/// namespaced, filtered by the bundles' tool globs. Immutable; rebuilt when the configuration or catalog changes.
+/// namespaced, filtered by the bundles' tool globs and without the tools policy denies it outright. Immutable; rebuilt when the configuration or catalog changes.
 /// </summary>
 internal sealed class ProxyView
 {
@@ -78,7 +78,12 @@ internal sealed class ProxyView
                     {
                         var renamed = Renamed(tool, name);
                         view.tools[name] = new Proxied<Tool>(name, member.Name, upstream, tool.Name, renamed);
-                        toolList.Add(renamed);
+
+                        // A hidden tool is still found by name, so that calling it anyway gets policy's reason (and an audit record).
+                        if (!config.Policy.AlwaysDenies(agent, member.Name, upstream, upstream + separator + tool.Name, tool.Annotations))
+                        {
+                            toolList.Add(renamed);
+                        }
                     }
                 }
 

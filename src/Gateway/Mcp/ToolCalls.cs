@@ -1,5 +1,8 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using ApprovalEngine.Gateway.Audit;
+using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Upstreams;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -8,10 +11,10 @@ using ModelContextProtocol.Server;
 namespace ApprovalEngine.Gateway.Mcp;
 
 /// <summary>
-/// Runs an agent's tools/call: resolves the namespaced tool, calls its upstream with the agent's identity,
-/// relays progress, and records the call in the audit before the agent gets the answer.
+/// Runs an agent's tools/call: resolves the namespaced tool, asks policy, calls its upstream with the agent's identity,
+/// relays progress, applies result handling, and records the call in the audit before the agent gets the answer.
 /// </summary>
-internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, TimeProvider time)
+internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, RateLimiter limits, TimeProvider time, ILogger<ToolCalls> logger)
 {
     public async ValueTask<CallToolResult> CallAsync(AgentScope scope, RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken)
     {
@@ -34,6 +37,23 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, T
         }
 
         call.Tool = tool;
+        var decision = call.Decision = Decide(scope, tool, parameters.Arguments);
+        switch (decision.Action)
+        {
+            case PolicyAction.Deny:
+                await audit.RecordAsync(call, ToolCallOutcome.Denied, decision.Reason);
+                return ErrorResult(decision.Failed
+                    ? $"Policy refused '{parameters.Name}': {decision.Reason}."
+                    : $"Policy denied '{parameters.Name}' (rule '{decision.RuleName}'){(decision.Reason is { } reason ? ": " + reason : ".")}");
+            case PolicyAction.RateLimit:
+                await audit.RecordAsync(call, ToolCallOutcome.RateLimited, decision.Reason);
+                return ErrorResult($"'{parameters.Name}' was refused: {decision.Reason}.");
+            case PolicyAction.Approve:
+                // Approval workflows arrive with gated calls; until then an approve decision must not run the call.
+                await audit.RecordAsync(call, ToolCallOutcome.Denied, "needs approval, and approvals are not available in this build");
+                return ErrorResult($"'{parameters.Name}' needs approval (rule '{decision.RuleName}'), and approvals are not available in this build; the call was not run.");
+        }
+
         var channel = new AgentChannel(request.Server);
         CallToolResult result;
         try
@@ -61,9 +81,60 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, T
         // Progress and log messages of the call go out before its result.
         await channel.DrainAsync();
 
-        await audit.RecordAsync(call, result.IsError == true ? ToolCallOutcome.ToolError : ToolCallOutcome.Ok, null);
+        var outcome = result.IsError == true ? ToolCallOutcome.ToolError : ToolCallOutcome.Ok;
+        string? note = null;
+        if (decision is { Results: { } results, ResultDetectors: { } detectors })
+        {
+            result = ResultFilter.Apply(result, results, detectors, out var verdict, out var found);
+            if (verdict != ResultVerdict.Unchanged)
+            {
+                outcome = verdict == ResultVerdict.Blocked ? ToolCallOutcome.ResultBlocked : ToolCallOutcome.ResultRedacted;
+                note = $"detectors found {string.Join(", ", found)} in the result";
+            }
+        }
+
+        await audit.RecordAsync(call, outcome, note);
         return result;
     }
+
+    private PolicyDecision Decide(AgentScope scope, Proxied<Tool> tool, IDictionary<string, JsonElement>? arguments)
+    {
+        var snapshot = scope.View.Config;
+        if (scope.Agent is not { } agent)
+        {
+            return PolicyDecision.Failure("the agent is no longer configured");
+        }
+
+        var policy = snapshot.Policy;
+        var call = new PolicyCall
+        {
+            Agent = agent,
+            Bundle = tool.Bundle,
+            Upstream = tool.Upstream,
+            ToolName = policy.ToolName(tool.Upstream, tool.LocalName),
+            Annotations = tool.Item.Annotations,
+            ConfiguredIdempotent = snapshot.Config.Upstreams.TryGetValue(tool.Upstream, out var upstream) && Glob.AnyMatch(upstream.IdempotentTools, tool.LocalName),
+            Arguments = arguments,
+        };
+        try
+        {
+            return policy.Evaluate(call, limits);
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            LogPolicyFailed(scope.AgentId, tool.Name, e);
+            return PolicyDecision.Failure($"a matches condition took longer than {Durations.Format(e.MatchTimeout)}");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Fail closed: whatever went wrong, a call policy could not judge does not run.
+            LogPolicyFailed(scope.AgentId, tool.Name, e);
+            return PolicyDecision.Failure("an internal error");
+        }
+    }
+
+    [LoggerMessage(3430, LogLevel.Error, "Policy could not be evaluated for agent {Agent}'s call to {Tool}; the call was refused")]
+    private partial void LogPolicyFailed(string agent, string tool, Exception exception);
 
     internal static CallToolResult ErrorResult(string message) => new()
     {
@@ -89,4 +160,7 @@ internal sealed class CallFacts
 
     /// <summary>Null when the name matched no tool of the agent's scope.</summary>
     public Proxied<Tool>? Tool { get; set; }
+
+    /// <summary>Null until policy has been asked (unknown tools never get that far).</summary>
+    public PolicyDecision? Decision { get; set; }
 }

@@ -13,6 +13,7 @@ public sealed class ToolCallAuditTamperTests
     [InlineData("UPDATE tool_call_audit SET decision = 'allow' WHERE stream_id = $1 AND seq = 3", AuditProblemKind.Modified)]
     [InlineData("UPDATE tool_call_audit SET tool = 'read_file' WHERE stream_id = $1 AND seq = 3", AuditProblemKind.Modified)]
     [InlineData("UPDATE tool_call_audit SET arguments = '{\"path\":\"/etc/hosts\"}' WHERE stream_id = $1 AND seq = 3", AuditProblemKind.Modified)]
+    [InlineData("UPDATE tool_call_audit SET shadow_decision = 'deny', shadow_rule = 'trial' WHERE stream_id = $1 AND seq = 3", AuditProblemKind.Modified)]
     [InlineData("DELETE FROM tool_call_audit WHERE stream_id = $1 AND seq = 3", AuditProblemKind.Missing)]
     public async Task Verify_SuperuserChangedOneRecord_ReportsExactlyThatStreamAndSeq(string tamper, AuditProblemKind kind)
     {
