@@ -15,10 +15,9 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 namespace ApprovalEngine.Benchmarks.Policy;
 
 /// <summary>
-/// Policy evaluation per call with <see cref="RuleCount"/> rules, every one of which reaches its argument conditions:
-/// each rule's tool glob and annotations match, <c>amount gte</c> and <c>currency in</c> hold, and its <c>memo matches</c>
-/// regex fails, except the last rule's. So one call evaluates all rules and 3 × <see cref="RuleCount"/> conditions,
-/// including as many regexes: the worst case for a policy of that size.
+/// Policy evaluation per call with <see cref="RuleCount"/> rules, each with three argument conditions (<c>amount gte</c>,
+/// <c>currency in</c>, and a <c>memo matches</c> regex that fails except for the deciding rule). See <see cref="Scenario"/>
+/// for how many of them reach their conditions. The baseline is the argument digest the gateway computes for every call.
 /// </summary>
 [MemoryDiagnoser]
 public class PolicyBenchmarks
@@ -29,6 +28,13 @@ public class PolicyBenchmarks
 
     [Params(200)]
     public int RuleCount { get; set; }
+
+    /// <summary>
+    /// <c>spread</c>: the rules cover 20 tools (10 each, as a real policy spreads over its tools), the call's tool has 10,
+    /// decided by the last rule. <c>worst</c>: every rule is for the called tool, so all 200 evaluate their conditions.
+    /// </summary>
+    [Params("spread", "worst")]
+    public string Scenario { get; set; } = "spread";
 
     public const string Name = "policy";
 
@@ -47,14 +53,14 @@ public class PolicyBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        engine = Build(Policy(RuleCount, detectors: false));
-        detectorEngine = Build(Policy(RuleCount, detectors: true));
+        engine = Build(Policy(RuleCount, detectors: false, Scenario));
+        detectorEngine = Build(Policy(RuleCount, detectors: true, Scenario));
         call = new PolicyCall
         {
             Agent = new AgentConfig { Id = "bot", Owner = "owner@example.com", Groups = ["automation"] },
             Bundle = "payments",
             Upstream = "pay",
-            ToolName = "pay__send_payment",
+            ToolName = "pay__send_" + ((RuleCount - 1) % 20).ToString(CultureInfo.InvariantCulture),
             Annotations = new ModelContextProtocol.Protocol.ToolAnnotations { DestructiveHint = true },
             Arguments = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(new JsonObjectText(RuleCount - 1).ToString()),
         };
@@ -83,7 +89,7 @@ public class PolicyBenchmarks
         return new PolicyEngine(config.Policy, config.Server.ToolSeparator);
     }
 
-    private static string Policy(int rules, bool detectors)
+    private static string Policy(int rules, bool detectors, string scenario)
     {
         var yaml = new StringBuilder("""
             upstreams:
@@ -106,7 +112,7 @@ public class PolicyBenchmarks
                     - name: rule-{i}
                       action: {(i % 2 == 0 ? "approve" : "allow")}
                       match:
-                        tools: ["pay__send_*"]
+                        tools: ["pay__send_{(scenario == "worst" ? "*" : (i % 20).ToString(CultureInfo.InvariantCulture))}"]
                         annotations: {"{"}destructiveHint: true{"}"}
                         arguments:
                           - {"{"}path: $.amount, gte: {i}{"}"}

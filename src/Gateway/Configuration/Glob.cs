@@ -3,7 +3,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 /// <summary>Shell-style globs over names: <c>*</c> matches any run of characters, <c>?</c> exactly one; case-sensitive.</summary>
 public static class Glob
 {
-    public static bool IsMatch(string pattern, string text)
+    public static bool IsMatch(string pattern, ReadOnlySpan<char> text)
     {
         // Greedy with one backtrack point: linear in practice, never exponential.
         int p = 0, t = 0, star = -1, resume = 0;
@@ -40,9 +40,9 @@ public static class Glob
 
     public static bool AnyMatch(IReadOnlyList<string> patterns, string text)
     {
-        foreach (var pattern in patterns)
+        for (var i = 0; i < patterns.Count; i++)
         {
-            if (IsMatch(pattern, text))
+            if (IsMatch(patterns[i], text))
             {
                 return true;
             }

@@ -102,7 +102,7 @@ internal static partial class PolicyArguments
 
                 try
                 {
-                    return new ConditionOperator { Kind = kind, Regex = new Regex(pattern, RegexOptions.CultureInvariant, regexTimeout) };
+                    return new ConditionOperator { Kind = kind, Regex = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, regexTimeout) };
                 }
                 catch (ArgumentException e)
                 {

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using ApprovalEngine.Gateway.Configuration;
 
@@ -28,30 +31,35 @@ public static class Conditions
     {
         scratch.Clear();
         condition.Path.Select(arguments, scratch);
+        var operators = condition.Operators;
         if (scratch.Count == 0)
         {
-            return condition.Operators.All(op => Test(op, null) == ConditionResult.Match);
+            return AllMatch(operators, null);
         }
 
-        foreach (var value in scratch)
+        for (var i = 0; i < scratch.Count; i++)
         {
-            var all = true;
-            foreach (var op in condition.Operators)
-            {
-                if (Test(op, value) != ConditionResult.Match)
-                {
-                    all = false;
-                    break;
-                }
-            }
-
-            if (all)
+            if (AllMatch(operators, scratch[i]))
             {
                 return true;
             }
         }
 
         return false;
+    }
+
+    // Index loops: a foreach over an IReadOnlyList boxes its enumerator, and this runs for every rule of every call.
+    private static bool AllMatch(IReadOnlyList<ConditionOperator> operators, JsonElement? value)
+    {
+        for (var i = 0; i < operators.Count; i++)
+        {
+            if (Test(operators[i], value) != ConditionResult.Match)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Judges one value (<c>null</c>: the path selected nothing).</summary>
@@ -71,19 +79,20 @@ public static class Conditions
         switch (op.Kind)
         {
             case ConditionKind.Eq:
-                return !SameKind(value, op.Value) ? ConditionResult.TypeMismatch : Verdict(DeepEquals(value, op.Value));
+                return !SameKind(value, op.Operand) ? ConditionResult.TypeMismatch : Verdict(Equal(value, op.Value, op.Operand));
             case ConditionKind.Ne:
-                return !SameKind(value, op.Value) ? ConditionResult.TypeMismatch : Verdict(!DeepEquals(value, op.Value));
+                return !SameKind(value, op.Operand) ? ConditionResult.TypeMismatch : Verdict(!Equal(value, op.Value, op.Operand));
             case ConditionKind.In:
             case ConditionKind.NotIn:
                 var comparable = false;
                 var found = false;
-                foreach (var candidate in op.Values)
+                for (var i = 0; i < op.Operands.Count && !found; i++)
                 {
+                    var candidate = op.Operands[i];
                     if (SameKind(value, candidate))
                     {
                         comparable = true;
-                        found |= DeepEquals(value, candidate);
+                        found = Equal(value, op.Values[i], candidate);
                     }
                 }
 
@@ -92,21 +101,29 @@ public static class Conditions
             case ConditionKind.Gte:
             case ConditionKind.Lt:
             case ConditionKind.Lte:
-                return Compare(value, op.Value) is not { } order ? ConditionResult.TypeMismatch : Verdict(Satisfies(op.Kind, order));
+                if (value.ValueKind == JsonValueKind.Number && op.Operand.Kind == JsonValueKind.Number)
+                {
+                    return Verdict(Satisfies(op.Kind, CompareNumbers(value, op.Value, op.Operand)));
+                }
+
+                return value.ValueKind == JsonValueKind.String && op.Operand.Text is not null
+                    ? Verdict(WithText(value, op, static (text, op) => Satisfies(op.Kind, Math.Sign(text.CompareTo(op.Operand.Text, StringComparison.Ordinal)))))
+                    : ConditionResult.TypeMismatch;
             case ConditionKind.Matches:
-                return value.ValueKind != JsonValueKind.String ? ConditionResult.TypeMismatch : Verdict(op.Regex!.IsMatch(value.GetString()!));
+                return value.ValueKind != JsonValueKind.String ? ConditionResult.TypeMismatch : Verdict(WithText(value, op, static (text, op) => op.Regex!.IsMatch(text)));
             case ConditionKind.Glob:
-                return value.ValueKind != JsonValueKind.String ? ConditionResult.TypeMismatch : Verdict(Configuration.Glob.IsMatch(op.Value.GetString()!, value.GetString()!));
+                return value.ValueKind != JsonValueKind.String ? ConditionResult.TypeMismatch : Verdict(WithText(value, op, static (text, op) => Configuration.Glob.IsMatch(op.Operand.Text!, text)));
             case ConditionKind.Contains:
-                return Contains(value, op.Value);
+                return Contains(value, op);
             case ConditionKind.Length:
                 if (Length(value) is not { } length)
                 {
                     return ConditionResult.TypeMismatch;
                 }
 
-                foreach (var bound in op.Bounds)
+                for (var i = 0; i < op.Bounds.Count; i++)
                 {
+                    var bound = op.Bounds[i];
                     var lengthOrder = ((decimal)length).CompareTo(bound.Value.GetDecimal());
                     if (bound.Kind == ConditionKind.Eq ? lengthOrder != 0 : bound.Kind == ConditionKind.Ne ? lengthOrder == 0 : !Satisfies(bound.Kind, lengthOrder))
                     {
@@ -157,16 +174,16 @@ public static class Conditions
         _ => order <= 0,
     };
 
-    private static ConditionResult Contains(JsonElement value, JsonElement operand)
+    private static ConditionResult Contains(JsonElement value, ConditionOperator op)
     {
         switch (value.ValueKind)
         {
-            case JsonValueKind.String when operand.ValueKind == JsonValueKind.String:
-                return Verdict(value.GetString()!.Contains(operand.GetString()!, StringComparison.Ordinal));
+            case JsonValueKind.String when op.Operand.Text is not null:
+                return Verdict(WithText(value, op, static (text, op) => text.Contains(op.Operand.Text!, StringComparison.Ordinal)));
             case JsonValueKind.Array:
                 foreach (var item in value.EnumerateArray())
                 {
-                    if (SameKind(item, operand) && DeepEquals(item, operand))
+                    if (SameKind(item, op.Operand) && Equal(item, op.Value, op.Operand))
                     {
                         return ConditionResult.Match;
                     }
@@ -175,6 +192,41 @@ public static class Conditions
                 return ConditionResult.NoMatch;
             default:
                 return ConditionResult.TypeMismatch;
+        }
+    }
+
+    private delegate bool TextTest(ReadOnlySpan<char> text, ConditionOperator op);
+
+    /// <summary>
+    /// Runs <paramref name="test"/> on a JSON string's characters without allocating a string: the raw UTF-8 is decoded
+    /// into a stack or pooled buffer. Strings with escapes (rare in arguments) take the allocating path.
+    /// </summary>
+    private static bool WithText(JsonElement value, ConditionOperator op, TextTest test)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(value);
+        if (raw.Length >= 2 && raw[0] == (byte)'"')
+        {
+            raw = raw[1..^1];
+        }
+
+        if (raw.IndexOf((byte)'\\') >= 0)
+        {
+            return test(value.GetString(), op);
+        }
+
+        char[]? rented = null;
+        var buffer = raw.Length <= 256 ? stackalloc char[raw.Length] : (rented = ArrayPool<char>.Shared.Rent(raw.Length));
+        try
+        {
+            var length = Encoding.UTF8.GetChars(raw, buffer);
+            return test(buffer[..length], op);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
         }
     }
 
@@ -187,42 +239,24 @@ public static class Conditions
         _ => null,
     };
 
-    /// <summary>The order of two numbers or two strings (ordinal); null for any other pair.</summary>
-    private static int? Compare(JsonElement a, JsonElement b)
+    private static int CompareNumbers(JsonElement a, JsonElement b, Operand bPrepared) =>
+        bPrepared.Number is { } y && a.TryGetDecimal(out var x) ? x.CompareTo(y) : a.GetDouble().CompareTo(b.GetDouble());
+
+    private static bool SameKind(JsonElement a, Operand b) => Fold(a.ValueKind) == b.Kind;
+
+    private static bool SameKind(JsonElement a, JsonElement b) => Fold(a.ValueKind) == Fold(b.ValueKind);
+
+    private static JsonValueKind Fold(JsonValueKind kind) => kind == JsonValueKind.False ? JsonValueKind.True : kind;
+
+    /// <summary>Deep equality of a value and an operand of the same kind.</summary>
+    private static bool Equal(JsonElement a, JsonElement b, Operand prepared) => a.ValueKind switch
     {
-        if (a.ValueKind == JsonValueKind.Number && b.ValueKind == JsonValueKind.Number)
-        {
-            return CompareNumbers(a, b);
-        }
-
-        return a.ValueKind == JsonValueKind.String && b.ValueKind == JsonValueKind.String
-            ? Math.Sign(string.CompareOrdinal(a.GetString(), b.GetString()))
-            : null;
-    }
-
-    private static int CompareNumbers(JsonElement a, JsonElement b) =>
-        a.TryGetDecimal(out var x) && b.TryGetDecimal(out var y) ? x.CompareTo(y) : a.GetDouble().CompareTo(b.GetDouble());
-
-    private static bool SameKind(JsonElement a, JsonElement b) => Kind(a.ValueKind) == Kind(b.ValueKind);
-
-    private static JsonValueKind Kind(JsonValueKind kind) => kind == JsonValueKind.False ? JsonValueKind.True : kind;
-
-    private static bool DeepEquals(JsonElement a, JsonElement b)
-    {
-        if (!SameKind(a, b))
-        {
-            return false;
-        }
-
-        return a.ValueKind switch
-        {
-            JsonValueKind.Number => CompareNumbers(a, b) == 0,
-            JsonValueKind.String => string.Equals(a.GetString(), b.GetString(), StringComparison.Ordinal),
-            JsonValueKind.True or JsonValueKind.False => a.ValueKind == b.ValueKind,
-            JsonValueKind.Null => true,
-            _ => JsonElement.DeepEquals(a, b),
-        };
-    }
+        JsonValueKind.Number => CompareNumbers(a, b, prepared) == 0,
+        JsonValueKind.String => a.ValueEquals(prepared.Utf8),
+        JsonValueKind.True or JsonValueKind.False => a.ValueKind == b.ValueKind,
+        JsonValueKind.Null => true,
+        _ => SameKind(a, b) && JsonElement.DeepEquals(a, b),
+    };
 
     private static string KindName(JsonElement value) => value.ValueKind switch
     {

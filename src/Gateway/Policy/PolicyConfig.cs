@@ -151,9 +151,31 @@ public sealed record ConditionOperator
 {
     public required ConditionKind Kind { get; init; }
 
-    public JsonElement Value { get; init; }
+    public JsonElement Value
+    {
+        get;
+        init
+        {
+            field = value;
+            Operand = new Operand(value);
+        }
+    }
 
-    public IReadOnlyList<JsonElement> Values { get; init; } = [];
+    public IReadOnlyList<JsonElement> Values
+    {
+        get;
+        init
+        {
+            field = value;
+            Operands = [.. value.Select(v => new Operand(v))];
+        }
+    } = [];
+
+    /// <summary><see cref="Value"/> prepared for comparison, so evaluation neither parses nor allocates.</summary>
+    public Operand Operand { get; private init; }
+
+    /// <summary><see cref="Values"/> prepared for comparison.</summary>
+    public IReadOnlyList<Operand> Operands { get; private init; } = [];
 
     public Regex? Regex { get; init; }
 
@@ -244,4 +266,26 @@ public sealed record ResultPolicy
     public required IReadOnlyList<string> Detectors { get; init; }
 
     public ResultAction Action { get; init; } = ResultAction.Redact;
+}
+
+/// <summary>A constant operand prepared once: its kind, its string (and UTF-8 bytes), its number.</summary>
+public readonly record struct Operand
+{
+    public Operand(JsonElement value)
+    {
+        Kind = value.ValueKind == JsonValueKind.False ? JsonValueKind.True : value.ValueKind;
+        Text = value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        Utf8 = Text is null ? null : System.Text.Encoding.UTF8.GetBytes(Text);
+        Number = value.ValueKind == JsonValueKind.Number && value.TryGetDecimal(out var number) ? number : null;
+    }
+
+    /// <summary>The JSON kind, with false folded into true (both are booleans).</summary>
+    public JsonValueKind Kind { get; }
+
+    public string? Text { get; }
+
+    public byte[]? Utf8 { get; }
+
+    /// <summary>Null for non-numbers and for numbers outside decimal's range (compared as doubles).</summary>
+    public decimal? Number { get; }
 }

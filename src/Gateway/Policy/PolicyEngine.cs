@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using ApprovalEngine.Gateway.Configuration;
 using ModelContextProtocol.Protocol;
@@ -11,11 +12,14 @@ namespace ApprovalEngine.Gateway.Policy;
 /// </summary>
 public sealed class PolicyEngine
 {
+    private const int MaxCachedCandidates = 100_000;
+
     private readonly PolicyConfig policy;
     private readonly string separator;
     private readonly DetectorSet?[] ruleDetectors;
     private readonly DetectorSet? allDetectors;
     private readonly Dictionary<ResultPolicy, DetectorSet> resultDetectors = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<CandidateKey, int[]> candidates = new();
 
     public PolicyEngine(PolicyConfig policy, string toolSeparator = ServerConfig.DefaultToolSeparator)
     {
@@ -89,11 +93,15 @@ public sealed class PolicyEngine
         IReadOnlySet<string>? found = null;
         ShadowDecision? shadow = null;
         PolicyDecision? decided = null;
-        for (var i = 0; i < policy.Rules.Count && decided is null; i++)
+        // Explaining looks at every rule; deciding only at those whose who-and-what part matches this caller and tool.
+        var indexes = trace is null ? Candidates(call) : null;
+        var count = indexes?.Length ?? policy.Rules.Count;
+        for (var n = 0; n < count && decided is null; n++)
         {
+            var i = indexes?[n] ?? n;
             var rule = policy.Rules[i];
             var checks = trace is null ? null : new List<string>();
-            var matched = MatchesWho(rule.Match, call, checks) && MatchesArguments(rule, i, call, scratch, ref found, checks);
+            var matched = (indexes is not null || MatchesWho(rule.Match, call, checks)) && MatchesArguments(rule, i, call, scratch, ref found, checks);
             string effect;
             if (!matched)
             {
@@ -149,6 +157,50 @@ public sealed class PolicyEngine
 
     private PolicyDecision WithResultDetectors(PolicyDecision decision) =>
         decision.Results is { } results ? decision with { ResultDetectors = resultDetectors[results] } : decision;
+
+    /// <summary>
+    /// The rules whose agent, group, bundle, upstream, tool and annotation criteria match this call, in order. They do
+    /// not depend on arguments, so they are computed once per caller and tool and kept for the life of the engine
+    /// (one configuration); the cache is bounded, and past the bound they are computed each time.
+    /// </summary>
+    private int[] Candidates(PolicyCall call)
+    {
+        var key = new CandidateKey(call.Agent.Id, call.Bundle, call.Upstream, call.ToolName, HintBits(call));
+        if (candidates.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        var list = new List<int>();
+        for (var i = 0; i < policy.Rules.Count; i++)
+        {
+            if (MatchesWho(policy.Rules[i].Match, call, null))
+            {
+                list.Add(i);
+            }
+        }
+
+        int[] indexes = [.. list];
+        if (candidates.Count < MaxCachedCandidates)
+        {
+            candidates.TryAdd(key, indexes);
+        }
+
+        return indexes;
+    }
+
+    private static int HintBits(PolicyCall call)
+    {
+        var bits = 0;
+        for (var i = 0; i < Hints.All.Length; i++)
+        {
+            bits |= Hint(call, Hints.All[i]) ? 1 << i : 0;
+        }
+
+        return bits;
+    }
+
+    private readonly record struct CandidateKey(string Agent, string Bundle, string Upstream, string Tool, int Hints);
 
     private string RateLimit(PolicyRule rule, PolicyCall call, RateLimiter? limits, bool detect, ref ShadowDecision? shadow, ref PolicyDecision? decided)
     {
@@ -213,8 +265,10 @@ public sealed class PolicyEngine
 
     private bool MatchesArguments(PolicyRule rule, int index, PolicyCall call, List<JsonElement> scratch, ref IReadOnlySet<string>? found, List<string>? checks)
     {
-        foreach (var condition in rule.Match.Arguments)
+        var conditions = rule.Match.Arguments;
+        for (var c = 0; c < conditions.Count; c++)
         {
+            var condition = conditions[c];
             if (checks is not null)
             {
                 scratch.Clear();
@@ -246,37 +300,76 @@ public sealed class PolicyEngine
         return hits.Count > 0;
     }
 
-    private bool MatchesWho(RuleMatch match, PolicyCall call, List<string>? checks)
+    private static bool MatchesWho(RuleMatch match, PolicyCall call, List<string>? checks)
     {
-        if (match.Agents.Count > 0 && !Check(match.Agents.Contains(call.Agent.Id, StringComparer.Ordinal), checks, $"agent '{call.Agent.Id}'", "is in", "is not in", match.Agents))
+        // Explanations are built only when explaining (inside "checks is not null"): this runs for every rule of every call.
+        if (match.Agents.Count > 0)
         {
-            return false;
+            var holds = Has(match.Agents, call.Agent.Id);
+            checks?.Add(Say($"agent '{call.Agent.Id}'", holds, "is in", "is not in", match.Agents));
+            if (!holds)
+            {
+                return false;
+            }
         }
 
-        if (match.Groups.Count > 0 && !Check(match.Groups.Any(g => call.Agent.Groups.Contains(g, StringComparer.Ordinal)), checks, $"agent groups [{string.Join(", ", call.Agent.Groups)}]", "include one of", "include none of", match.Groups))
+        if (match.Groups.Count > 0)
         {
-            return false;
+            var holds = Meets(match.Groups, call.Agent.Groups);
+            checks?.Add(Say($"agent groups [{string.Join(", ", call.Agent.Groups)}]", holds, "include one of", "include none of", match.Groups));
+            if (!holds)
+            {
+                return false;
+            }
         }
 
-        if (match.Bundles.Count > 0 && !Check(match.Bundles.Contains(call.Bundle, StringComparer.Ordinal), checks, $"bundle '{call.Bundle}'", "is in", "is not in", match.Bundles))
+        if (match.Bundles.Count > 0)
         {
-            return false;
+            var holds = Has(match.Bundles, call.Bundle);
+            checks?.Add(Say($"bundle '{call.Bundle}'", holds, "is in", "is not in", match.Bundles));
+            if (!holds)
+            {
+                return false;
+            }
         }
 
-        if (match.Upstreams.Count > 0 && !Check(match.Upstreams.Contains(call.Upstream, StringComparer.Ordinal), checks, $"upstream '{call.Upstream}'", "is in", "is not in", match.Upstreams))
+        if (match.Upstreams.Count > 0)
         {
-            return false;
+            var holds = Has(match.Upstreams, call.Upstream);
+            checks?.Add(Say($"upstream '{call.Upstream}'", holds, "is in", "is not in", match.Upstreams));
+            if (!holds)
+            {
+                return false;
+            }
         }
 
-        if (match.Tools.Count > 0 && !Check(Glob.AnyMatch(match.Tools, call.ToolName), checks, $"tool '{call.ToolName}'", "matches", "matches none of", match.Tools))
+        if (match.Tools.Count > 0)
         {
-            return false;
+            var holds = Glob.AnyMatch(match.Tools, call.ToolName);
+            checks?.Add(Say($"tool '{call.ToolName}'", holds, "matches", "matches none of", match.Tools));
+            if (!holds)
+            {
+                return false;
+            }
         }
 
-        foreach (var (hint, wanted) in match.Annotations)
+        if (match.Annotations.Count == 0)
         {
+            return true;
+        }
+
+        // The four hints by index, not the dictionary's (boxed) enumerator.
+        for (var i = 0; i < Hints.All.Length; i++)
+        {
+            var hint = Hints.All[i];
+            if (!match.Annotations.TryGetValue(hint, out var wanted))
+            {
+                continue;
+            }
+
             var actual = Hint(call, hint);
-            if (!Check(actual == wanted, checks, $"{hint} is {Lower(actual)}", "as required", "but the rule requires", [Lower(wanted)]))
+            checks?.Add(Say($"{hint} is {Lower(actual)}", actual == wanted, "as required", "but the rule requires", [Lower(wanted)]));
+            if (actual != wanted)
             {
                 return false;
             }
@@ -285,11 +378,35 @@ public sealed class PolicyEngine
         return true;
     }
 
-    private static bool Check(bool holds, List<string>? checks, string subject, string holdsText, string failsText, IReadOnlyList<string> values)
+    // Index loops, not LINQ: these run for every rule of every call, and enumerating an IReadOnlyList allocates.
+    private static bool Has(IReadOnlyList<string> list, string value)
     {
-        checks?.Add($"{subject} {(holds ? holdsText : failsText)} [{string.Join(", ", values)}]");
-        return holds;
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (string.Equals(list[i], value, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
+
+    private static bool Meets(IReadOnlyList<string> wanted, IReadOnlyList<string> groups)
+    {
+        for (var i = 0; i < wanted.Count; i++)
+        {
+            if (Has(groups, wanted[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Say(string subject, bool holds, string holdsText, string failsText, IReadOnlyList<string> values) =>
+        $"{subject} {(holds ? holdsText : failsText)} [{string.Join(", ", values)}]";
 
     /// <summary>An annotation hint with the MCP defaults for absent ones: not read-only, destructive, not idempotent, open-world.</summary>
     public static bool Hint(PolicyCall call, string hint)

@@ -258,6 +258,36 @@ public sealed class PolicyEngineTests
         Assert.Equal((PolicyAction.Deny, "trial"), (decision.Shadow!.Action, decision.Shadow.Rule));
     }
 
+    [Theory]
+    [InlineData("fs__write_file", "{\"path\":\"/etc/x\"}", "fs")]
+    [InlineData("fs__write_file", "{\"path\":\"/tmp/x\"}", "fs")]
+    [InlineData("fs__read_file", "{}", "fs")]
+    [InlineData("pay__send", "{\"amount\":5}", "pay")]
+    [InlineData("pay__send", "{\"amount\":\"5\"}", "pay")]
+    public void Evaluate_RepeatedAndExplained_AlwaysAgree(string tool, string arguments, string upstream)
+    {
+        // Deciding skips rules whose who-and-what part cannot match (cached per caller and tool); explaining looks at all.
+        var engine = Engine("""
+            default: deny
+            rules:
+              - {name: read, action: allow, match: {tools: ["fs__read_*"], agents: [bot]}}
+              - {name: block-etc, action: deny, match: {arguments: [{path: path, glob: "/etc/*"}]}}
+              - {name: small, action: allow, match: {upstreams: [pay], groups: [automation], arguments: [{path: amount, lt: 10}]}}
+              - {name: fs, action: allow, match: {upstreams: [fs], bundles: [work]}}
+            """);
+        var call = Call(tool, arguments, upstream);
+
+        var first = engine.Evaluate(call, null);
+        var second = engine.Evaluate(call, null);
+        var explained = engine.Explain(call);
+        var other = engine.Evaluate(call with { Agent = Other }, null);
+        var otherExplained = engine.Explain(call with { Agent = Other });
+
+        Assert.Equal((first.Action, first.RuleName), (second.Action, second.RuleName));
+        Assert.Equal((first.Action, first.RuleName), (explained.Action, explained.RuleName));
+        Assert.Equal((other.Action, other.RuleName), (otherExplained.Action, otherExplained.RuleName));
+    }
+
     private static readonly AgentConfig Agent = new() { Id = "bot", Owner = "alice@example.com", Groups = ["automation"] };
     private static readonly AgentConfig Other = new() { Id = "other", Owner = "bob@example.com" };
 
