@@ -1,3 +1,4 @@
+using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
@@ -50,6 +51,7 @@ try
     builder.Services.AddToolCallAudit();
     builder.Services.AddUpstreams();
     builder.Services.AddPolicy();
+    builder.Services.AddApprovals();
     builder.Services.AddMcpEndpoint();
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHealthEndpoints();
@@ -58,6 +60,7 @@ try
     app.MapHealthEndpoints();
     app.MapMcpEndpoints();
     app.MapPolicyApi();
+    app.MapApprovalsApi();
     await app.RunAsync();
     return 0;
 }

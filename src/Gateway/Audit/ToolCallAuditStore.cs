@@ -18,15 +18,15 @@ internal static class ToolCallAuditStore
     private const string InsertSql = """
         INSERT INTO tool_call_audit (id, stream_id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name,
             arguments_digest, arguments, decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule,
-            prev_hash, hash)
+            approval_id, prev_hash, hash)
         SELECT r.id, $1, r.seq, r.at, r.duration_us, r.agent_id, r.bundle, r.upstream, r.tool, r.tool_name,
             r.arguments_digest, r.arguments::json, r.decision, r.rule, r.outcome, r.error, r.session_id, r.request_id,
-            r.shadow_decision, r.shadow_rule, r.prev_hash, r.hash
+            r.shadow_decision, r.shadow_rule, r.approval_id, r.prev_hash, r.hash
         FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-            $19::text[], $20::text[], $21::bytea[], $22::bytea[])
+            $19::text[], $20::text[], $21::uuid[], $22::bytea[], $23::bytea[])
             AS r(id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name, arguments_digest, arguments, decision,
-                 rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, prev_hash, hash)
+                 rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, approval_id, prev_hash, hash)
         """;
 
     private const string AdvanceSql = "SELECT tool_call_audit_advance($1, $2, $3, $4, $5)";
@@ -36,7 +36,7 @@ internal static class ToolCallAuditStore
     /// <summary>The columns every reader selects, in the order <see cref="ReadEntry"/> expects (prefix them as needed).</summary>
     public const string Columns = """
         id, stream_id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name, arguments_digest, arguments::text,
-        decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, prev_hash, hash
+        decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, approval_id, prev_hash, hash
         """;
 
     /// <summary>
@@ -57,6 +57,7 @@ internal static class ToolCallAuditStore
             text[f] = new string?[n];
         }
 
+        var approvals = new Guid?[n];
         var prev = new byte[n][];
         var hashes = new byte[n][];
         for (var i = 0; i < n; i++)
@@ -72,6 +73,7 @@ internal static class ToolCallAuditStore
             (text[7][i], text[8][i], text[9][i], text[10][i], text[11][i], text[12][i]) =
                 (r.Decision, r.Rule, r.Outcome, r.Error, r.SessionId, r.RequestId);
             (text[13][i], text[14][i]) = (r.ShadowDecision, r.ShadowRule);
+            approvals[i] = r.ApprovalId;
             prev[i] = c.PrevHash;
             hashes[i] = c.Hash;
         }
@@ -87,6 +89,7 @@ internal static class ToolCallAuditStore
             insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = column, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         }
 
+        insert.Parameters.Add(new NpgsqlParameter<Guid?[]> { TypedValue = approvals, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = prev, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
         insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = hashes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
 
@@ -130,6 +133,17 @@ internal static class ToolCallAuditStore
             return null;
         }
 
+        Guid? Uuid()
+        {
+            if (reader.IsDBNull(column))
+            {
+                column++;
+                return null;
+            }
+
+            return reader.GetGuid(column++);
+        }
+
         var id = reader.GetGuid(column++);
         var streamId = reader.GetGuid(column++);
         var seq = reader.GetInt64(column++);
@@ -154,6 +168,7 @@ internal static class ToolCallAuditStore
             RequestId = Text(),
             ShadowDecision = Text(),
             ShadowRule = Text(),
+            ApprovalId = Uuid(),
         };
         var prevHash = reader.GetFieldValue<byte[]>(column++);
         var hash = reader.GetFieldValue<byte[]>(column);

@@ -39,6 +39,9 @@ public sealed record ToolCallRecord
     /// <summary>The shadow rule behind <see cref="ShadowDecision"/> (<c>default</c> when it was the policy's default).</summary>
     public string? ShadowRule { get; init; }
 
+    /// <summary>The approval workflow a gated call started or joined; null for calls that were not gated.</summary>
+    public Guid? ApprovalId { get; init; }
+
     /// <summary>What came of the call; see <see cref="ToolCallOutcome"/> for the usual values (the set is open).</summary>
     public required string Outcome { get; init; }
 

@@ -26,6 +26,7 @@ internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor 
             Rule = call.Decision is { Failed: false } decided ? decided.RuleName : null,
             ShadowDecision = call.Decision?.Shadow is { } shadow ? PolicyDecision.ActionName(shadow.Action) : null,
             ShadowRule = call.Decision?.Shadow?.Rule,
+            ApprovalId = call.ApprovalId,
             Outcome = outcome,
             Duration = time.GetElapsedTime(call.StartedTimestamp),
             Error = error,

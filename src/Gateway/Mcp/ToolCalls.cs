@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Policy;
@@ -14,7 +15,7 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// Runs an agent's tools/call: resolves the namespaced tool, asks policy, calls its upstream with the agent's identity,
 /// relays progress, applies result handling, and records the call in the audit before the agent gets the answer.
 /// </summary>
-internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, RateLimiter limits, TimeProvider time, ILogger<ToolCalls> logger)
+internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, GatedCalls gated, RateLimiter limits, TimeProvider time, ILogger<ToolCalls> logger)
 {
     public async ValueTask<CallToolResult> CallAsync(AgentScope scope, RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken)
     {
@@ -49,9 +50,7 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, R
                 await audit.RecordAsync(call, ToolCallOutcome.RateLimited, decision.Reason);
                 return ErrorResult($"'{parameters.Name}' was refused: {decision.Reason}.");
             case PolicyAction.Approve:
-                // Approval workflows arrive with gated calls; until then an approve decision must not run the call.
-                await audit.RecordAsync(call, ToolCallOutcome.Denied, "needs approval, and approvals are not available in this build");
-                return ErrorResult($"'{parameters.Name}' needs approval (rule '{decision.RuleName}'), and approvals are not available in this build; the call was not run.");
+                return await HoldAsync(call, decision, request, cancellationToken);
         }
 
         var channel = new AgentChannel(request.Server);
@@ -96,6 +95,38 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, R
         await audit.RecordAsync(call, outcome, note);
         return result;
     }
+
+    private async ValueTask<CallToolResult> HoldAsync(
+        CallFacts call, PolicyDecision decision, RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken)
+    {
+        var channel = new AgentChannel(request.Server);
+        GatedOutcome outcome;
+        try
+        {
+            outcome = await gated.HoldAsync(call, decision, channel, request.Params!.ProgressToken, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The waiter goes; the approval stays pending until its deadline, so a retry can join it.
+            await audit.RecordAsync(call, ToolCallOutcome.Cancelled, "the agent stopped waiting; the approval stays pending");
+            throw;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or Workflows.Runtime.InvalidWorkflowRequestException)
+        {
+            // No durable approval means no way to ask a human: fail closed.
+            LogApprovalUnavailable(call.Scope.AgentId, call.RequestedName, e);
+            await audit.RecordAsync(call, ToolCallOutcome.Denied, "the approval could not be started: " + e.Message);
+            return ErrorResult($"'{call.RequestedName}' needs approval (rule '{decision.RuleName}'), and the approval could not be started, so the call was not run. Try again later.");
+        }
+
+        call.ApprovalId = outcome.ApprovalId;
+        await channel.DrainAsync();
+        await audit.RecordAsync(call, outcome.Outcome, outcome.Error);
+        return outcome.Result;
+    }
+
+    [LoggerMessage(3431, LogLevel.Error, "The approval for agent {Agent}'s call to {Tool} could not be started; the call was refused")]
+    private partial void LogApprovalUnavailable(string agent, string tool, Exception exception);
 
     private PolicyDecision Decide(AgentScope scope, Proxied<Tool> tool, IDictionary<string, JsonElement>? arguments)
     {
@@ -160,6 +191,9 @@ internal sealed class CallFacts
 
     /// <summary>Null when the name matched no tool of the agent's scope.</summary>
     public Proxied<Tool>? Tool { get; set; }
+
+    /// <summary>The approval workflow of a gated call.</summary>
+    public Guid? ApprovalId { get; set; }
 
     /// <summary>Null until policy has been asked (unknown tools never get that far).</summary>
     public PolicyDecision? Decision { get; set; }

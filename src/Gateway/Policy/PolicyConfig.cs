@@ -11,6 +11,7 @@ namespace ApprovalEngine.Gateway.Policy;
 public sealed record PolicyConfig
 {
     public static readonly TimeSpan DefaultRegexTimeout = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan DefaultProgressInterval = TimeSpan.FromSeconds(10);
 
     /// <summary>Without a <c>policy:</c> section every call is allowed (and audited), as before policy existed.</summary>
     public static PolicyConfig AllowAll { get; } = new() { Default = PolicyDefault.Allow };
@@ -30,6 +31,9 @@ public sealed record PolicyConfig
 
     /// <summary>What happens to results that detectors flag, for calls whose deciding rule says nothing about results.</summary>
     public ResultPolicy? Results { get; init; }
+
+    /// <summary>How often a held call that carries a progress token is told it is still waiting.</summary>
+    public TimeSpan ProgressInterval { get; init; } = DefaultProgressInterval;
 
     /// <summary>The approval settings of the <c>approve</c> and <c>read-only</c> defaults.</summary>
     public ApprovalSpec DefaultApproval { get; init; } = new();

@@ -62,6 +62,9 @@ public sealed record PolicyDecision
     /// <summary>The policy could not be evaluated (a regex ran too long, an internal fault); the call is refused.</summary>
     public bool Failed { get; init; }
 
+    /// <summary>Whether the tool is safe to retry (annotated <c>idempotentHint</c>, or listed in the upstream's idempotentTools).</summary>
+    public bool ToolIdempotent { get; init; }
+
     /// <summary>For rate_limit: when the agent may call again.</summary>
     public TimeSpan? RetryAfter { get; init; }
 

@@ -151,7 +151,7 @@ public sealed class PolicyEngine
             });
         }
 
-        decided = WithResultDetectors(decided);
+        decided = WithResultDetectors(decided) with { ToolIdempotent = Hint(call, Hints.Idempotent) };
         return shadow is null ? decided : decided with { Shadow = shadow };
     }
 

@@ -57,6 +57,7 @@ public sealed class PolicyGateway : IAsyncLifetime
               default: read-only
               approvers: [ops]
               regexTimeout: 2ms
+              approval: {hold: 1s}
               results: {detectors: [secrets], action: redact}
               rules:
                 - name: no-moves
@@ -129,9 +130,11 @@ public sealed class PolicyGatewayTests(PolicyGateway peers) : IClassFixture<Poli
         Assert.NotEqual(true, read.IsError);
         Assert.Equal("just notes", Assert.IsType<TextContentBlock>(Assert.Single(read.Content)).Text);
         Assert.Equal((ToolCallDecision.Allow, "default", ToolCallOutcome.Ok), (readAudit.Decision, readAudit.Rule, readAudit.Outcome));
+        // Held for the (shortened) hold time, then told to call again; nothing ran.
         Assert.True(write.IsError);
-        Assert.Contains("needs approval (rule 'default')", Assert.IsType<TextContentBlock>(Assert.Single(write.Content)).Text, StringComparison.Ordinal);
-        Assert.Equal((ToolCallDecision.Approve, "default"), (writeAudit.Decision, writeAudit.Rule));
+        Assert.StartsWith($"Pending approval {writeAudit.ApprovalId}: call again", Assert.IsType<TextContentBlock>(Assert.Single(write.Content)).Text, StringComparison.Ordinal);
+        Assert.Equal((ToolCallDecision.Approve, "default", ToolCallOutcome.Pending), (writeAudit.Decision, writeAudit.Rule, writeAudit.Outcome));
+        Assert.NotNull(writeAudit.ApprovalId);
         Assert.False(File.Exists(target));
     }
 

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalEngine.Gateway.Audit;
+using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Mcp;
+using ApprovalEngine.Gateway.Policy;
+using ApprovalEngine.Workflows.Approval;
+using ApprovalEngine.Workflows.Runtime;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace ApprovalEngine.Gateway.Approvals;
+
+/// <summary>
+/// A call that policy gated: starts (or joins) its durable approval workflow, holds the agent's call while the approval
+/// is pending (with progress notifications when the agent asked for them), and answers with the upstream's result once
+/// approved and executed, or with a clear refusal. After the hold time the agent is told to call again; the same
+/// call (agent, bundle, tool and argument digest) joins the same workflow, on any node.
+/// </summary>
+internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfiguration config, TimeProvider time, ILogger<GatedCalls> logger)
+{
+    public const string MetaKey = "approvalEngine/approval";
+
+    public async Task<GatedOutcome> HoldAsync(
+        CallFacts call, PolicyDecision decision, AgentChannel channel, ProgressToken? progressToken, CancellationToken cancellationToken)
+    {
+        var tool = call.Tool!;
+        var snapshot = config.Current;
+        var arguments = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, JsonElement>());
+        var digest = ArgumentDigest.Compute(call.Arguments);
+        var spec = decision.Approval ?? new ApprovalSpec();
+        var request = new ApprovalRequest
+        {
+            AgentId = call.Scope.AgentId,
+            AgentOwner = call.Scope.Agent?.Owner,
+            Bundle = tool.Bundle,
+            Upstream = tool.Upstream,
+            Tool = tool.LocalName,
+            Arguments = arguments,
+            ArgumentsDigest = digest,
+            Rule = decision.RuleName,
+            Reason = decision.Reason,
+            Approvers = Stage(snapshot.Config, spec.Approvers, spec.Timeout),
+            Quorum = spec.Quorum,
+            EscalateTo = spec.Escalation is { } escalation ? Stage(snapshot.Config, escalation.Approvers, escalation.Timeout) : null,
+            AllowEditedArguments = spec.AllowEdits,
+            ToolIdempotent = decision.ToolIdempotent,
+        };
+
+        // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
+        var businessKey = string.Join('\u001f', request.AgentId, request.Bundle, tool.Upstream, tool.LocalName, digest);
+        var start = await runtime.StartAsync(businessKey, request, cancellationToken);
+        var id = start.Workflow.Id;
+        if (start.Created)
+        {
+            LogStarted(id, request.AgentId, tool.Name, request.Approvers.Group);
+        }
+
+        var holdUntil = time.GetUtcNow() + spec.Hold;
+        var interval = snapshot.Config.Policy.ProgressInterval;
+        var progress = progressToken is { } token ? new ProgressRelay(channel, token) : null;
+        var reports = 0;
+        var current = start.Workflow;
+        while (!current.State.IsFinal)
+        {
+            var remaining = holdUntil - time.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+            {
+                return Pending(current, snapshot.Config);
+            }
+
+            progress?.Report(new ProgressNotificationValue { Progress = ++reports, Message = Waiting(current) });
+            using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            slice.CancelAfter(remaining < interval ? remaining : interval);
+            try
+            {
+                current = await runtime.AwaitAsync(id, static s => s.State.IsFinal, slice.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The slice ended: report progress again, or give up holding.
+                current = await runtime.GetAsync(id, cancellationToken) ?? current;
+            }
+        }
+
+        // Delivered once per call: the next identical call needs a new approval.
+        await runtime.ReleaseBusinessKeyAsync(id, CancellationToken.None);
+        return Final(current);
+    }
+
+    private static ApproverStage Stage(GatewayConfig config, IReadOnlyList<string> groups, TimeSpan timeout) => new()
+    {
+        Group = string.Join('+', groups),
+        Approvers = [.. groups.SelectMany(g => config.Approvers.GetValueOrDefault(g)?.Members ?? []).Distinct(StringComparer.OrdinalIgnoreCase)],
+        Timeout = timeout,
+    };
+
+    private static string Waiting(WorkflowSnapshot workflow)
+    {
+        var state = workflow.State;
+        var stage = state.CurrentStage;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Waiting for approval {state.Id} from {stage.Group} ({string.Join(", ", stage.Approvers)}), {state.Votes.Count}/{state.Request.Quorum} approvals, deadline {state.DeadlineAt:u}.");
+    }
+
+    private static GatedOutcome Pending(WorkflowSnapshot workflow, GatewayConfig config)
+    {
+        var state = workflow.State;
+        var link = ConsoleLink(config, state.Id);
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"Pending approval {state.Id}: call again with the same arguments to get the outcome. Asked: {state.CurrentStage.Group}; deadline {state.DeadlineAt:u}; see {link}.");
+        var result = new CallToolResult
+        {
+            IsError = true,
+            Content = [new TextContentBlock { Text = text }],
+            Meta = new JsonObject
+            {
+                [MetaKey] = new JsonObject
+                {
+                    ["id"] = state.Id.ToString(),
+                    ["state"] = ApprovalMachine.StatusName(state.Status),
+                    ["deadline"] = state.DeadlineAt.ToString("O", CultureInfo.InvariantCulture),
+                    ["console"] = link,
+                },
+            },
+        };
+        return new GatedOutcome(state.Id, result, ToolCallOutcome.Pending, $"still pending when the hold time ended ({state.Id})");
+    }
+
+    private static GatedOutcome Final(WorkflowSnapshot workflow)
+    {
+        var state = workflow.State;
+        var decidedBy = state.DecidedBy.Count == 0 ? "nobody" : string.Join(", ", state.DecidedBy);
+        string Refusal(string what) => string.Create(CultureInfo.InvariantCulture,
+            $"Approval {state.Id} {what}{(state.Reason is { } reason ? ": " + reason : ".")}");
+        return state.Status switch
+        {
+            ApprovalStatus.Completed when state.Result is { } stored => new GatedOutcome(
+                state.Id, GatewayToolInvoker.ToResult(stored), GatewayToolInvoker.ToResult(stored).IsError == true ? ToolCallOutcome.ToolError : ToolCallOutcome.Ok, null),
+            ApprovalStatus.Denied => Refused(state.Id, Refusal($"was denied by {decidedBy}"), ToolCallOutcome.Denied),
+            ApprovalStatus.Expired => Refused(state.Id, Refusal("expired: nobody decided before the deadline"), ToolCallOutcome.Denied),
+            ApprovalStatus.Cancelled => Refused(state.Id, Refusal($"was withdrawn by {decidedBy}"), ToolCallOutcome.Cancelled),
+            ApprovalStatus.InDoubt => Refused(state.Id, Refusal("was approved, but the call's outcome is unknown and it is not run again"), ToolCallOutcome.UpstreamError),
+            _ => Refused(state.Id, string.Create(CultureInfo.InvariantCulture, $"Approval {state.Id} was approved by {decidedBy}, but the call failed: {state.Error}"), ToolCallOutcome.UpstreamError),
+        };
+    }
+
+    private static GatedOutcome Refused(Guid id, string message, string outcome) =>
+        new(id, ToolCalls.ErrorResult(message), outcome, message);
+
+    public static string ConsoleLink(GatewayConfig config, Guid id) =>
+        (config.Server.PublicUrl?.ToString().TrimEnd('/') ?? "") + "/console/approvals/" + id.ToString("D");
+
+    [LoggerMessage(3600, LogLevel.Information, "Approval {Id} started for agent {Agent}'s call to {Tool}; asked {Group}")]
+    private partial void LogStarted(Guid id, string agent, string tool, string group);
+}
+
+/// <summary>What a gated call answers, and how the audit records it.</summary>
+internal sealed record GatedOutcome(Guid ApprovalId, CallToolResult Result, string Outcome, string? Error);
