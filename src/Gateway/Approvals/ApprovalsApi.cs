@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Activities;
 using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Workflows.Runtime;
@@ -52,6 +54,22 @@ public static class ApprovalsApi
             {
                 return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: $"The body is not JSON: {e.Message}");
             }
+        }
+
+        // The digest of edited arguments is the gateway's to compute, never the client's to claim.
+        if (name == SignalNames.Approve && payload is { ValueKind: JsonValueKind.Object } body && body.TryGetProperty("editedArguments", out var edited)
+            && edited.ValueKind == JsonValueKind.Object)
+        {
+            var digest = ArgumentDigest.Compute(edited);
+            if (body.TryGetProperty("editedArgumentsDigest", out var claimed) && claimed.ValueKind == JsonValueKind.String && claimed.GetString() != digest)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
+                    detail: $"editedArgumentsDigest does not match the edited arguments (their digest is {digest}); leave it out and the gateway computes it.");
+            }
+
+            var node = JsonNode.Parse(body.GetRawText())!.AsObject();
+            node["editedArgumentsDigest"] = digest;
+            payload = JsonSerializer.SerializeToElement(node);
         }
 
         var key = context.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 } given ? given : $"{human.Email.ToLowerInvariant()}:{name}";

@@ -51,6 +51,14 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
         // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
         var businessKey = string.Join('\u001f', request.AgentId, request.Bundle, tool.Upstream, tool.LocalName, digest);
         var start = await runtime.StartAsync(businessKey, request, cancellationToken);
+        var retention = snapshot.Config.Policy.ResultRetention;
+        if (start.Workflow.State.IsFinal && time.GetUtcNow() - start.Workflow.UpdatedAt > retention)
+        {
+            // Its outcome was never collected and is past keeping: this call is a new request.
+            await runtime.ReleaseBusinessKeyAsync(start.Workflow.Id, cancellationToken);
+            start = await runtime.StartAsync(businessKey, request, cancellationToken);
+        }
+
         var id = start.Workflow.Id;
         if (start.Created)
         {
@@ -86,7 +94,34 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
 
         // Delivered once per call: the next identical call needs a new approval.
         await runtime.ReleaseBusinessKeyAsync(id, CancellationToken.None);
-        return Final(current);
+        return Final(current) with { ExecutedArgumentsDigest = current.State.EditedArgumentsDigest };
+    }
+
+    /// <summary>
+    /// The approval whose <c>remember</c> grant covers this call: the same agent, bundle, upstream, tool and rule, approved
+    /// and run within the grant's duration, and with the same arguments when the grant is bound to them.
+    /// </summary>
+    public async Task<Guid?> FindGrantAsync(CallFacts call, PolicyDecision decision, CancellationToken cancellationToken)
+    {
+        if (decision.Approval?.Remember is not { } remember || call.Tool is not { } tool)
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        var spec = decision.Approval;
+        var oldestStart = now - remember.Duration - spec.Timeout - (spec.Escalation?.Timeout ?? TimeSpan.Zero);
+        var digest = ArgumentDigest.Compute(call.Arguments);
+        var page = await runtime.QueryAsync(
+            new WorkflowQuery { AgentId = call.Scope.AgentId, Tool = tool.LocalName, Status = ApprovalStatus.Completed, CreatedFrom = oldestStart, Limit = 100 },
+            cancellationToken);
+        return page.Items
+            .Select(w => w.State)
+            .Where(s => s.Request.Bundle == tool.Bundle && s.Request.Upstream == tool.Upstream && s.Request.Rule == decision.RuleName)
+            .Where(s => s.DecidedAt is { } decided && now - decided <= remember.Duration)
+            .Where(s => !remember.SameArguments || (s.EditedArgumentsDigest ?? s.Request.ArgumentsDigest) == digest)
+            .Select(s => (Guid?)s.Id)
+            .FirstOrDefault();
     }
 
     private static ApproverStage Stage(GatewayConfig config, IReadOnlyList<string> groups, TimeSpan timeout) => new()
@@ -157,4 +192,8 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
 }
 
 /// <summary>What a gated call answers, and how the audit records it.</summary>
-internal sealed record GatedOutcome(Guid ApprovalId, CallToolResult Result, string Outcome, string? Error);
+internal sealed record GatedOutcome(Guid ApprovalId, CallToolResult Result, string Outcome, string? Error)
+{
+    /// <summary>Set when an approver edited the arguments: the digest of those that ran.</summary>
+    public string? ExecutedArgumentsDigest { get; init; }
+}

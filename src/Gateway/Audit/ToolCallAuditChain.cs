@@ -14,9 +14,9 @@ namespace ApprovalEngine.Gateway.Audit;
 /// 16 big-endian (RFC 4122) bytes, <c>seq</c> is 8 bytes big-endian, <c>at</c> and <c>duration</c> are microseconds (Unix
 /// epoch for <c>at</c>) as 8 bytes big-endian, and each text is <c>0x00</c> when null, else <c>0x01</c>, its UTF-8 length
 /// as 4 bytes big-endian, and its UTF-8 bytes. Length prefixes keep field boundaries unambiguous: moving text from one
-/// field to its neighbour changes the hash. When a shadow decision, a shadow rule or an approval id is set, <c>0x02 ‖
-/// shadow_decision ‖ shadow_rule ‖ approval_id</c> follows (texts as above, the uuid in its "D" text form); records
-/// without any of them hash as they did before those columns existed. The first
+/// field to its neighbour changes the hash. When a shadow decision, a shadow rule, an approval id or an executed
+/// arguments digest is set, <c>0x02 ‖ shadow_decision ‖ shadow_rule ‖ approval_id ‖ executed_arguments_digest</c> follows
+/// (texts as above, the uuid in its "D" text form); records without any of them hash as they did before those columns existed. The first
 /// record's <c>prev_hash</c> is <c>SHA-256(stream_id)</c>.
 /// </remarks>
 internal static class ToolCallAuditChain
@@ -54,12 +54,13 @@ internal static class ToolCallAuditChain
         AppendText(hash, record.Error);
         AppendText(hash, record.SessionId);
         AppendText(hash, record.RequestId);
-        if (record.ShadowDecision is not null || record.ShadowRule is not null || record.ApprovalId is not null)
+        if (record.ShadowDecision is not null || record.ShadowRule is not null || record.ApprovalId is not null || record.ExecutedArgumentsDigest is not null)
         {
             hash.AppendData([2]);
             AppendText(hash, record.ShadowDecision);
             AppendText(hash, record.ShadowRule);
             AppendText(hash, record.ApprovalId?.ToString("D"));
+            AppendText(hash, record.ExecutedArgumentsDigest);
         }
 
         return hash.GetHashAndReset();

@@ -18,15 +18,16 @@ internal static class ToolCallAuditStore
     private const string InsertSql = """
         INSERT INTO tool_call_audit (id, stream_id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name,
             arguments_digest, arguments, decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule,
-            approval_id, prev_hash, hash)
+            approval_id, executed_arguments_digest, prev_hash, hash)
         SELECT r.id, $1, r.seq, r.at, r.duration_us, r.agent_id, r.bundle, r.upstream, r.tool, r.tool_name,
             r.arguments_digest, r.arguments::json, r.decision, r.rule, r.outcome, r.error, r.session_id, r.request_id,
-            r.shadow_decision, r.shadow_rule, r.approval_id, r.prev_hash, r.hash
+            r.shadow_decision, r.shadow_rule, r.approval_id, r.executed_arguments_digest, r.prev_hash, r.hash
         FROM unnest($2::uuid[], $3::bigint[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-            $19::text[], $20::text[], $21::uuid[], $22::bytea[], $23::bytea[])
+            $19::text[], $20::text[], $21::uuid[], $22::text[], $23::bytea[], $24::bytea[])
             AS r(id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name, arguments_digest, arguments, decision,
-                 rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, approval_id, prev_hash, hash)
+                 rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, approval_id, executed_arguments_digest,
+                 prev_hash, hash)
         """;
 
     private const string AdvanceSql = "SELECT tool_call_audit_advance($1, $2, $3, $4, $5)";
@@ -36,7 +37,8 @@ internal static class ToolCallAuditStore
     /// <summary>The columns every reader selects, in the order <see cref="ReadEntry"/> expects (prefix them as needed).</summary>
     public const string Columns = """
         id, stream_id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name, arguments_digest, arguments::text,
-        decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, approval_id, prev_hash, hash
+        decision, rule, outcome, error, session_id, request_id, shadow_decision, shadow_rule, approval_id, executed_arguments_digest,
+        prev_hash, hash
         """;
 
     /// <summary>
@@ -58,6 +60,7 @@ internal static class ToolCallAuditStore
         }
 
         var approvals = new Guid?[n];
+        var executed = new string?[n];
         var prev = new byte[n][];
         var hashes = new byte[n][];
         for (var i = 0; i < n; i++)
@@ -74,6 +77,7 @@ internal static class ToolCallAuditStore
                 (r.Decision, r.Rule, r.Outcome, r.Error, r.SessionId, r.RequestId);
             (text[13][i], text[14][i]) = (r.ShadowDecision, r.ShadowRule);
             approvals[i] = r.ApprovalId;
+            executed[i] = r.ExecutedArgumentsDigest;
             prev[i] = c.PrevHash;
             hashes[i] = c.Hash;
         }
@@ -90,6 +94,7 @@ internal static class ToolCallAuditStore
         }
 
         insert.Parameters.Add(new NpgsqlParameter<Guid?[]> { TypedValue = approvals, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = executed, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = prev, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
         insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = hashes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
 
@@ -169,6 +174,7 @@ internal static class ToolCallAuditStore
             ShadowDecision = Text(),
             ShadowRule = Text(),
             ApprovalId = Uuid(),
+            ExecutedArgumentsDigest = Text(),
         };
         var prevHash = reader.GetFieldValue<byte[]>(column++);
         var hash = reader.GetFieldValue<byte[]>(column);

@@ -39,8 +39,14 @@ public sealed record ToolCallRecord
     /// <summary>The shadow rule behind <see cref="ShadowDecision"/> (<c>default</c> when it was the policy's default).</summary>
     public string? ShadowRule { get; init; }
 
-    /// <summary>The approval workflow a gated call started or joined; null for calls that were not gated.</summary>
+    /// <summary>
+    /// The approval workflow a gated call started or joined, or the earlier approval whose <c>remember</c> grant let the
+    /// call through (decision <see cref="ToolCallDecision.Grant"/>); null for calls that were not gated.
+    /// </summary>
     public Guid? ApprovalId { get; init; }
+
+    /// <summary>When an approver edited the arguments: the digest of the arguments that ran. Null otherwise.</summary>
+    public string? ExecutedArgumentsDigest { get; init; }
 
     /// <summary>What came of the call; see <see cref="ToolCallOutcome"/> for the usual values (the set is open).</summary>
     public required string Outcome { get; init; }
@@ -68,6 +74,9 @@ public static class ToolCallDecision
     public const string Deny = "deny";
     public const string Approve = "approve";
     public const string RateLimit = "rate_limit";
+
+    /// <summary>An earlier approval's <c>remember</c> grant covered the call, so it ran without a new approval.</summary>
+    public const string Grant = "grant";
 
     /// <summary>No policy decision was reached (bad request, unknown tool, internal failure).</summary>
     public const string Error = "error";

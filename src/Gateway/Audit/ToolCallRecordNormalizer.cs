@@ -52,6 +52,7 @@ internal static class ToolCallRecordNormalizer
             RequestId = AuditText.CleanOrNull(record.RequestId, MaxIdentifierLength),
             ShadowDecision = AuditText.CleanOrNull(record.ShadowDecision, MaxTokenLength),
             ShadowRule = AuditText.CleanOrNull(record.ShadowRule, MaxIdentifierLength),
+            ExecutedArgumentsDigest = AuditText.CleanOrNull(record.ExecutedArgumentsDigest, MaxTokenLength * 2),
             StartedAt = new DateTimeOffset(started.UtcTicks - (started.UtcTicks % TimeSpan.TicksPerMicrosecond), TimeSpan.Zero),
             Duration = TimeSpan.FromTicks(record.Duration.Ticks - (record.Duration.Ticks % TimeSpan.TicksPerMicrosecond)),
         };

@@ -22,11 +22,14 @@ internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor 
             ToolName = call.RequestedName,
             ArgumentsDigest = ArgumentDigest.Compute(call.Arguments),
             RedactedArguments = redactor.Redact(call.Arguments),
-            Decision = call.Decision is not { } decision || decision.Failed ? ToolCallDecision.Error : PolicyDecision.ActionName(decision.Action),
+            Decision = call.Decision is not { } decision || decision.Failed ? ToolCallDecision.Error
+                : decision.GrantedBy is not null ? ToolCallDecision.Grant
+                : PolicyDecision.ActionName(decision.Action),
             Rule = call.Decision is { Failed: false } decided ? decided.RuleName : null,
             ShadowDecision = call.Decision?.Shadow is { } shadow ? PolicyDecision.ActionName(shadow.Action) : null,
             ShadowRule = call.Decision?.Shadow?.Rule,
-            ApprovalId = call.ApprovalId,
+            ApprovalId = call.ApprovalId ?? call.Decision?.GrantedBy,
+            ExecutedArgumentsDigest = call.ExecutedArgumentsDigest,
             Outcome = outcome,
             Duration = time.GetElapsedTime(call.StartedTimestamp),
             Error = error,

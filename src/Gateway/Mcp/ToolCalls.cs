@@ -49,6 +49,10 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
             case PolicyAction.RateLimit:
                 await audit.RecordAsync(call, ToolCallOutcome.RateLimited, decision.Reason);
                 return ErrorResult($"'{parameters.Name}' was refused: {decision.Reason}.");
+            case PolicyAction.Approve when await FindGrantAsync(call, decision, cancellationToken) is { } grant:
+                // An earlier approval remembered for this agent and tool covers the call: it runs without a new card.
+                call.Decision = decision = decision with { Action = PolicyAction.Allow, GrantedBy = grant };
+                break;
             case PolicyAction.Approve:
                 return await HoldAsync(call, decision, request, cancellationToken);
         }
@@ -120,9 +124,24 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         }
 
         call.ApprovalId = outcome.ApprovalId;
+        call.ExecutedArgumentsDigest = outcome.ExecutedArgumentsDigest;
         await channel.DrainAsync();
         await audit.RecordAsync(call, outcome.Outcome, outcome.Error);
         return outcome.Result;
+    }
+
+    private async Task<Guid?> FindGrantAsync(CallFacts call, PolicyDecision decision, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await gated.FindGrantAsync(call, decision, cancellationToken);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            // Without the database no grant can be proven; the call goes on to ask for approval (which then fails closed too).
+            LogApprovalUnavailable(call.Scope.AgentId, call.RequestedName, e);
+            return null;
+        }
     }
 
     [LoggerMessage(3431, LogLevel.Error, "The approval for agent {Agent}'s call to {Tool} could not be started; the call was refused")]
@@ -194,6 +213,9 @@ internal sealed class CallFacts
 
     /// <summary>The approval workflow of a gated call.</summary>
     public Guid? ApprovalId { get; set; }
+
+    /// <summary>Set when an approver edited the arguments: the digest of those that ran.</summary>
+    public string? ExecutedArgumentsDigest { get; set; }
 
     /// <summary>Null until policy has been asked (unknown tools never get that far).</summary>
     public PolicyDecision? Decision { get; set; }

@@ -12,6 +12,7 @@ public sealed record PolicyConfig
 {
     public static readonly TimeSpan DefaultRegexTimeout = TimeSpan.FromMilliseconds(50);
     public static readonly TimeSpan DefaultProgressInterval = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan DefaultResultRetention = TimeSpan.FromHours(24);
 
     /// <summary>Without a <c>policy:</c> section every call is allowed (and audited), as before policy existed.</summary>
     public static PolicyConfig AllowAll { get; } = new() { Default = PolicyDefault.Allow };
@@ -31,6 +32,9 @@ public sealed record PolicyConfig
 
     /// <summary>What happens to results that detectors flag, for calls whose deciding rule says nothing about results.</summary>
     public ResultPolicy? Results { get; init; }
+
+    /// <summary>How long the outcome of an approval is kept for a retry of the call to collect, once nobody was holding it.</summary>
+    public TimeSpan ResultRetention { get; init; } = DefaultResultRetention;
 
     /// <summary>How often a held call that carries a progress token is told it is still waiting.</summary>
     public TimeSpan ProgressInterval { get; init; } = DefaultProgressInterval;

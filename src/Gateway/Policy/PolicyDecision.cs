@@ -65,6 +65,9 @@ public sealed record PolicyDecision
     /// <summary>Whether the tool is safe to retry (annotated <c>idempotentHint</c>, or listed in the upstream's idempotentTools).</summary>
     public bool ToolIdempotent { get; init; }
 
+    /// <summary>Set when an earlier approval's <c>remember</c> grant covers the call: that approval's id (the call runs as allowed).</summary>
+    public Guid? GrantedBy { get; init; }
+
     /// <summary>For rate_limit: when the agent may call again.</summary>
     public TimeSpan? RetryAfter { get; init; }
 

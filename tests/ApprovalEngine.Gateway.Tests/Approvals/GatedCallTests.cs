@@ -55,6 +55,7 @@ public sealed class GatedGateway : IAsyncLifetime
               default: read-only
               approvers: [ops]
               progressInterval: 200ms
+              resultRetention: 2s
               approval: {timeout: 1h, hold: 60s}
               rules:
                 - name: quick-expiry
@@ -68,6 +69,19 @@ public sealed class GatedGateway : IAsyncLifetime
                     tools: [fs__write_file]
                     arguments: [{path: path, glob: "*hold*"}]
                   approval: {hold: 1s}
+                - name: editable
+                  action: approve
+                  match:
+                    tools: [fs__write_file]
+                    arguments: [{path: path, glob: "*editable*"}]
+                  approval: {allowEdits: true}
+                - name: remembered
+                  action: approve
+                  match:
+                    tools: [fs__write_file]
+                    arguments: [{path: path, glob: "*remember*"}]
+                  approval:
+                    remember: {for: 1h, sameArguments: false}
             """, directory: directory);
     }
 
@@ -270,6 +284,90 @@ public sealed class GatedCallTests(GatedGateway peers) : IClassFixture<GatedGate
         Assert.Equal(403, status);
         Assert.Equal("NotAuthorized", body!["title"]!.GetValue<string>());
         Assert.Equal(ApprovalStatus.Pending, (await runtime.GetAsync(start.Workflow.Id, timeout.Token))!.State.Status);
+    }
+
+    [Fact]
+    public async Task CallTool_ApprovedWithEditedArguments_TheEditedOnesRunAndBothDigestsAreAudited()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var client = await peers.ConnectAsync(timeout.Token);
+        var target = Path.Combine(peers.Sandbox, "editable.txt");
+        var edited = new JsonObject { ["path"] = target, ["content"] = "fixed by the approver" };
+
+        var call = client.CallToolAsync("fs__write_file", new Dictionary<string, object?> { ["path"] = target, ["content"] = "rm -rf /" }, cancellationToken: timeout.Token).AsTask();
+        var pending = await peers.PendingAsync("editable.txt", timeout.Token);
+        var (badStatus, _) = await peers.DecideAsync(pending.Id, "approve", new JsonObject { ["editedArguments"] = edited.DeepClone(), ["editedArgumentsDigest"] = "sha256:0" }.ToJsonString());
+        var (status, _) = await peers.DecideAsync(pending.Id, "approve", new JsonObject { ["editedArguments"] = edited.DeepClone() }.ToJsonString());
+        var result = await call;
+        var audit = await peers.LastAuditAsync("fs__write_file");
+
+        Assert.Equal((400, 200), (badStatus, status));
+        Assert.NotEqual(true, result.IsError);
+        Assert.Equal("fixed by the approver", await File.ReadAllTextAsync(target, timeout.Token));
+        Assert.Equal(pending.Request.ArgumentsDigest, audit.ArgumentsDigest);
+        Assert.Equal(ArgumentDigest.Compute(JsonSerializer.SerializeToElement(edited)), audit.ExecutedArgumentsDigest);
+        Assert.NotEqual(audit.ArgumentsDigest, audit.ExecutedArgumentsDigest);
+    }
+
+    [Fact]
+    public async Task CallTool_CoveredByARememberedApproval_RunsWithoutANewApprovalAndTheAuditNamesTheGrant()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var client = await peers.ConnectAsync(timeout.Token);
+        var first = Path.Combine(peers.Sandbox, "remember-1.txt");
+        var second = Path.Combine(peers.Sandbox, "remember-2.txt");
+        var runtime = peers.Gateway.Get<WorkflowRuntime>();
+
+        var call = client.CallToolAsync("fs__write_file", new Dictionary<string, object?> { ["path"] = first, ["content"] = "1" }, cancellationToken: timeout.Token).AsTask();
+        var pending = await peers.PendingAsync("remember-1.txt", timeout.Token);
+        await peers.DecideAsync(pending.Id, "approve");
+        await call;
+        var granted = await client.CallToolAsync("fs__write_file", new Dictionary<string, object?> { ["path"] = second, ["content"] = "2" }, cancellationToken: timeout.Token);
+        var audit = await peers.LastAuditAsync("fs__write_file");
+        var workflows = await runtime.QueryAsync(new WorkflowQuery { AgentId = "agent", Tool = "write_file" }, timeout.Token);
+
+        Assert.NotEqual(true, granted.IsError);
+        Assert.Equal("2", await File.ReadAllTextAsync(second, timeout.Token));
+        Assert.Equal((ToolCallDecision.Grant, "remembered", ToolCallOutcome.Ok, pending.Id), (audit.Decision, audit.Rule, audit.Outcome, audit.ApprovalId));
+        Assert.DoesNotContain(workflows.Items, w => w.State.Request.Arguments.GetRawText().Contains("remember-2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CallTool_OutcomeNotCollectedWithinRetention_TheSameCallAsksAgain()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var client = await peers.ConnectAsync(timeout.Token);
+        var target = Path.Combine(peers.Sandbox, "hold-retention.txt");
+        var arguments = new Dictionary<string, object?> { ["path"] = target, ["content"] = "r" };
+
+        var first = await client.CallToolAsync("fs__write_file", arguments, cancellationToken: timeout.Token);
+        var firstId = Guid.Parse(first.Meta![GatedCalls.MetaKey]!["id"]!.GetValue<string>());
+        await peers.DecideAsync(firstId, "deny", """{"reason": "no"}""");
+        await Task.Delay(TimeSpan.FromSeconds(2.5), timeout.Token);
+        var again = await client.CallToolAsync("fs__write_file", arguments, cancellationToken: timeout.Token);
+        var againId = Guid.Parse(again.Meta![GatedCalls.MetaKey]!["id"]!.GetValue<string>());
+
+        Assert.NotEqual(firstId, againId);
+        Assert.Equal("pending", again.Meta![GatedCalls.MetaKey]!["state"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task CallTool_DecidedWhileNobodyHeldIt_ARetryWithinRetentionCollectsTheOutcomeOnce()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var client = await peers.ConnectAsync(timeout.Token);
+        var target = Path.Combine(peers.Sandbox, "hold-collect.txt");
+        var arguments = new Dictionary<string, object?> { ["path"] = target, ["content"] = "c" };
+
+        var first = await client.CallToolAsync("fs__write_file", arguments, cancellationToken: timeout.Token);
+        var id = Guid.Parse(first.Meta![GatedCalls.MetaKey]!["id"]!.GetValue<string>());
+        await peers.DecideAsync(id, "deny", """{"reason": "not now"}""");
+        var collected = await client.CallToolAsync("fs__write_file", arguments, cancellationToken: timeout.Token);
+        var next = await client.CallToolAsync("fs__write_file", arguments, cancellationToken: timeout.Token);
+
+        Assert.Equal($"Approval {id} was denied by ops@example.com: not now", Assert.IsType<TextContentBlock>(Assert.Single(collected.Content)).Text);
+        Assert.NotEqual(id.ToString(), next.Meta![GatedCalls.MetaKey]!["id"]!.GetValue<string>());
+        Assert.False(File.Exists(target));
     }
 
     private sealed class Progress(ConcurrentQueue<string> messages) : IProgress<ProgressNotificationValue>
