@@ -370,6 +370,64 @@ public sealed class GatedCallTests(GatedGateway peers) : IClassFixture<GatedGate
         Assert.False(File.Exists(target));
     }
 
+    [Fact]
+    public async Task CallTool_TypeScriptClientWithProgress_HeldWithProgressThenApprovedAndTheFileIsWrittenOnce()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using (await peers.ConnectAsync(timeout.Token))
+        {
+        }
+
+        var target = Path.Combine(peers.Sandbox, "typescript.txt");
+        var run = NodePeers.RunClientAsync(TimeSpan.FromSeconds(60),
+            "--url", peers.Gateway.Url("files"), "--key", peers.Gateway.KeyOf("agent"),
+            "--scenario", "progress", "--tool", "fs__write_file",
+            "--args", JsonSerializer.Serialize(new { path = target, content = "from the TypeScript SDK" }));
+        var pending = await peers.PendingAsync("typescript.txt", timeout.Token);
+
+        // Progress is sent every 200 ms while held: let a few go out before deciding.
+        await Task.Delay(700, timeout.Token);
+        var (status, _) = await peers.DecideAsync(pending.Id, "approve");
+        var report = JsonNode.Parse((await run).RequireJson().GetRawText())!;
+        var history = await peers.Gateway.Get<WorkflowRuntime>().GetHistoryAsync(pending.Id);
+
+        Assert.Equal(200, status);
+        Assert.True(report["ok"]!.GetValue<bool>(), report.ToJsonString());
+        Assert.NotEqual(true, report["result"]!["isError"]?.GetValue<bool>());
+        Assert.Contains("Successfully wrote", report["result"]!["content"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(report["progress"]!.AsArray().Count >= 2);
+        Assert.All(report["progress"]!.AsArray(), p => Assert.StartsWith($"Waiting for approval {pending.Id}", p!["message"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.Equal("from the TypeScript SDK", await File.ReadAllTextAsync(target, timeout.Token));
+        Assert.Equal(1, history.Count(h => h.Type == "execution_started"));
+    }
+
+    [Fact]
+    public async Task CallTool_TypeScriptClientDeniedOrExpired_NothingRunsAndTheReasonReachesTheAgent()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using (await peers.ConnectAsync(timeout.Token))
+        {
+        }
+
+        var target = Path.Combine(peers.Sandbox, "typescript-denied.txt");
+        var directory = Path.Combine(peers.Sandbox, "typescript-expired");
+        string[] Call(string tool, object arguments) =>
+            ["--url", peers.Gateway.Url("files"), "--key", peers.Gateway.KeyOf("agent"), "--scenario", "call", "--tool", tool, "--args", JsonSerializer.Serialize(arguments)];
+        var denied = NodePeers.RunClientAsync(TimeSpan.FromSeconds(60), Call("fs__write_file", new { path = target, content = "x" }));
+        var expired = NodePeers.RunClientAsync(TimeSpan.FromSeconds(60), Call("fs__create_directory", new { path = directory }));
+        var pending = await peers.PendingAsync("typescript-denied.txt", timeout.Token);
+        await peers.DecideAsync(pending.Id, "deny", """{"reason": "use the staging bucket"}""");
+        var deniedReport = JsonNode.Parse((await denied).RequireJson().GetRawText())!;
+        var expiredReport = JsonNode.Parse((await expired).RequireJson().GetRawText())!;
+
+        Assert.True(deniedReport["result"]!["isError"]!.GetValue<bool>());
+        Assert.Equal($"Approval {pending.Id} was denied by ops@example.com: use the staging bucket", deniedReport["result"]!["content"]![0]!["text"]!.GetValue<string>());
+        Assert.True(expiredReport["result"]!["isError"]!.GetValue<bool>());
+        Assert.Contains("expired: nobody decided before the deadline", expiredReport["result"]!["content"]![0]!["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.False(File.Exists(target));
+        Assert.False(Directory.Exists(directory));
+    }
+
     private sealed class Progress(ConcurrentQueue<string> messages) : IProgress<ProgressNotificationValue>
     {
         public void Report(ProgressNotificationValue value) => messages.Enqueue(value.Message ?? "");
