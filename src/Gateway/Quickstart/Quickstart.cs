@@ -1,18 +1,21 @@
 using System.Globalization;
 using ApprovalEngine.Gateway.Agents;
 using ApprovalEngine.Gateway.Hosting;
+using ApprovalEngine.Gateway.Humans;
 
 namespace ApprovalEngine.Gateway.Quickstart;
 
 /// <summary>
 /// What the gateway runs with when no configuration file is given: server-filesystem over a sandbox folder and
-/// server-memory (both from npm, through npx), one bundle, and one agent whose key is made on first start. All of
+/// server-memory (both from npm, through npx), one bundle, one agent and one approver whose secrets are made on first
+/// start, and a read-only policy: reads run at once, writes wait for the approver. All of
 /// it lives under <c>.data/quickstart</c> and is reused, so edits to the file and the key survive restarts.
 /// </summary>
 public static class QuickstartSetup
 {
     public const string Bundle = "quickstart";
     public const string AgentId = "quickstart-agent";
+    public const string Approver = "approver@localhost.localdomain";
 
     // Pinned so that a quickstart today behaves like the one the README describes.
     public const string FilesystemPackage = "@modelcontextprotocol/server-filesystem@2026.8.31";
@@ -32,27 +35,33 @@ public static class QuickstartSetup
             File.WriteAllText(welcome, "This folder is the quickstart's filesystem sandbox. Agents may read it; writes go through the gateway.\n");
         }
 
-        var keyFile = Path.Combine(root, "agent.key");
-        if (!File.Exists(keyFile))
-        {
-            File.WriteAllText(keyFile, ApiKeys.Generate() + "\n");
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-        }
-
-        var key = File.ReadAllText(keyFile).Trim();
+        var key = Secret(Path.Combine(root, "agent.key"), ApiKeys.Generate);
+        var approverToken = Secret(Path.Combine(root, "approver.token"), UserTokens.Generate);
         var config = Path.Combine(root, "gateway.yaml");
         if (!File.Exists(config))
         {
-            File.WriteAllText(config, Yaml(ApiKeys.Hash(key)));
+            File.WriteAllText(config, Yaml(ApiKeys.Hash(key), UserTokens.Hash(approverToken)));
         }
 
-        return new QuickstartFiles(config, key);
+        return new QuickstartFiles(config, key, approverToken);
     }
 
-    private static string Yaml(string keyHash) => string.Create(CultureInfo.InvariantCulture, $"""
+    /// <summary>A secret kept in a file readable only by its owner, made on first use.</summary>
+    private static string Secret(string path, Func<string> generate)
+    {
+        if (!File.Exists(path))
+        {
+            File.WriteAllText(path, generate() + "\n");
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        return File.ReadAllText(path).Trim();
+    }
+
+    private static string Yaml(string keyHash, string approverTokenHash) => string.Create(CultureInfo.InvariantCulture, $"""
         # Quickstart configuration, written on first start. Edit it freely: the gateway reloads it on change.
         # Paths are relative to this file.
         upstreams:
@@ -83,10 +92,29 @@ public static class QuickstartSetup
             upstreams: [fs, memory]
             agents: [{AgentId}]
 
+        approvers:
+          quickstart-approvers:
+            members: [{Approver}]
+
+        users:
+          {Approver}:
+            roles: [approver, auditor, admin]
+            tokens:
+              # The token itself is in approver.token, next to this file.
+              - {approverTokenHash}
+
+        # Read tools run at once; every other tool waits for an approval (POST /api/approvals/<id>/approve).
+        policy:
+          default: read-only
+          approvers: [quickstart-approvers]
+          approval:
+            timeout: 1h
+            hold: 50s
+
         """);
 }
 
-public sealed record QuickstartFiles(string ConfigPath, string AgentKey);
+public sealed record QuickstartFiles(string ConfigPath, string AgentKey, string ApproverToken);
 
 public static class QuickstartConsole
 {
@@ -104,6 +132,9 @@ public static class QuickstartConsole
               Agent key: {files.AgentKey}
               Config:    {files.ConfigPath}
             Connect an MCP client with the header  Authorization: Bearer <agent key>
+            Read tools run at once; writes wait for an approval. Approve one (its id is in the agent's progress
+            messages, in the "pending approval" result, and in GET {baseUrl}/api/approvals/<id>) with:
+              curl -X POST {baseUrl}/api/approvals/<id>/approve -H "Authorization: Bearer {files.ApproverToken}"
 
             """);
         return files.ConfigPath;

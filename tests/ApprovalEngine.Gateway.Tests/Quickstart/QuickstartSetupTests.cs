@@ -1,5 +1,7 @@
 using ApprovalEngine.Gateway.Agents;
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Humans;
+using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Quickstart;
 
 namespace ApprovalEngine.Gateway.Tests.Quickstart;
@@ -27,6 +29,21 @@ public sealed class QuickstartSetupTests : IDisposable
     }
 
     [Fact]
+    public void Prepare_FreshDirectory_WritesReadOnlyPolicyWithAnApproverWhoOwnsThePrintedToken()
+    {
+        var files = QuickstartSetup.Prepare(directory);
+
+        var config = GatewayConfigLoader.Load(files.ConfigPath).Config!;
+        Assert.Equal(PolicyDefault.ReadOnly, config.Policy.Default);
+        Assert.True(new UserDirectory(config).TryFindByToken(files.ApproverToken, out var user));
+        Assert.Equal(QuickstartSetup.Approver, user.Email);
+        Assert.Contains(Role.Approver, user.Roles);
+        Assert.Contains(QuickstartSetup.Approver, config.Approvers[config.Policy.Approvers[0]].Members);
+        Assert.NotEqual(QuickstartSetup.Approver, config.Agents[QuickstartSetup.AgentId].Owner);
+        Assert.DoesNotContain(files.ApproverToken, File.ReadAllText(files.ConfigPath), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Prepare_SecondTime_KeepsKeyAndEditedConfig()
     {
         var first = QuickstartSetup.Prepare(directory);
@@ -45,5 +62,6 @@ public sealed class QuickstartSetupTests : IDisposable
         QuickstartSetup.Prepare(directory);
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(directory, "agent.key")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(directory, "approver.token")));
     }
 }
