@@ -17,6 +17,8 @@ public static class ApprovalsApi
     public static IServiceCollection AddApprovals(this IServiceCollection services)
     {
         services.AddSingleton<GatedCalls>();
+        services.AddSingleton<ApprovalWaiters>();
+        services.AddHostedService(provider => provider.GetRequiredService<ApprovalWaiters>());
         services.AddSingleton<IToolInvoker, GatewayToolInvoker>();
         services.AddApprovalActivities();
         return services;

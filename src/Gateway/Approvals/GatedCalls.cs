@@ -18,7 +18,7 @@ namespace ApprovalEngine.Gateway.Approvals;
 /// approved and executed, or with a clear refusal. After the hold time the agent is told to call again; the same
 /// call (agent, bundle, tool and argument digest) joins the same workflow, on any node.
 /// </summary>
-internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfiguration config, TimeProvider time, ILogger<GatedCalls> logger)
+internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiters waiters, LiveConfiguration config, TimeProvider time, ILogger<GatedCalls> logger)
 {
     public const string MetaKey = "approvalEngine/approval";
 
@@ -66,35 +66,52 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
         }
 
         var holdUntil = time.GetUtcNow() + spec.Hold;
-        var interval = snapshot.Config.Policy.ProgressInterval;
-        var progress = progressToken is { } token ? new ProgressRelay(channel, token) : null;
-        var reports = 0;
-        var current = start.Workflow;
-        while (!current.State.IsFinal)
+        var waiter = start.Workflow.State.IsFinal ? (Guid?)null : await waiters.AttachAsync(id, spec.WithdrawAfter, cancellationToken);
+        var cancelled = false;
+        try
         {
-            var remaining = holdUntil - time.GetUtcNow();
-            if (remaining <= TimeSpan.Zero)
+            var interval = snapshot.Config.Policy.ProgressInterval;
+            var progress = progressToken is { } token ? new ProgressRelay(channel, token) : null;
+            var reports = 0;
+            var current = start.Workflow;
+            while (!current.State.IsFinal)
             {
-                return Pending(current, snapshot.Config);
+                var remaining = holdUntil - time.GetUtcNow();
+                if (remaining <= TimeSpan.Zero)
+                {
+                    return Pending(current, snapshot.Config);
+                }
+
+                progress?.Report(new ProgressNotificationValue { Progress = ++reports, Message = Waiting(current) });
+                using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                slice.CancelAfter(remaining < interval ? remaining : interval);
+                try
+                {
+                    current = await runtime.AwaitAsync(id, static s => s.State.IsFinal, slice.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // The slice ended: report progress again, or give up holding.
+                    current = await runtime.GetAsync(id, cancellationToken) ?? current;
+                }
             }
 
-            progress?.Report(new ProgressNotificationValue { Progress = ++reports, Message = Waiting(current) });
-            using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            slice.CancelAfter(remaining < interval ? remaining : interval);
-            try
+            // Delivered once per call: the next identical call needs a new approval.
+            await runtime.ReleaseBusinessKeyAsync(id, CancellationToken.None);
+            return Final(current) with { ExecutedArgumentsDigest = current.State.EditedArgumentsDigest };
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            cancelled = true;
+            throw;
+        }
+        finally
+        {
+            if (waiter is { } attached)
             {
-                current = await runtime.AwaitAsync(id, static s => s.State.IsFinal, slice.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // The slice ended: report progress again, or give up holding.
-                current = await runtime.GetAsync(id, cancellationToken) ?? current;
+                await waiters.DetachAsync(attached, cancelled);
             }
         }
-
-        // Delivered once per call: the next identical call needs a new approval.
-        await runtime.ReleaseBusinessKeyAsync(id, CancellationToken.None);
-        return Final(current) with { ExecutedArgumentsDigest = current.State.EditedArgumentsDigest };
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ internal static class PolicySection
     private static readonly string[] Fields = ["default", "approvers", "mode", "hideDeniedTools", "regexTimeout", "progressInterval", "resultRetention", "results", "approval", "rules"];
     private static readonly string[] RuleFields = ["name", "match", "action", "reason", "mode", "approval", "limit", "results"];
     private static readonly string[] MatchFields = ["agents", "groups", "bundles", "upstreams", "tools", "annotations", "arguments", "detectors"];
-    internal static readonly string[] ApprovalFields = ["approvers", "quorum", "timeout", "onTimeout", "escalate", "hold", "allowEdits", "remember"];
+    internal static readonly string[] ApprovalFields = ["approvers", "quorum", "timeout", "onTimeout", "escalate", "hold", "allowEdits", "remember", "withdrawAfter"];
     private static readonly string[] Actions = ["allow", "deny", "approve", "rate_limit"];
     private static readonly string[] Defaults = ["allow", "deny", "approve", "read-only"];
     private static readonly string[] Modes = ["enforce", "detect"];

@@ -85,6 +85,7 @@ internal static class PolicySettings
             Escalation = onTimeout == OnTimeout.Escalate ? escalation : null,
             Hold = view.Duration("hold", ApprovalSpec.DefaultHold),
             AllowEdits = view.Choice("allowEdits", required: false, "true", "false") == "true",
+            WithdrawAfter = view.Has("withdrawAfter") ? view.Duration("withdrawAfter", TimeSpan.Zero) : null,
             Remember = remember,
         };
     }

@@ -96,7 +96,38 @@ internal sealed partial class McpHttpHandler(
 
         context.Response.Headers[SessionHeader] = session.Id;
         using var lease = session.Acquire();
-        await RespondAsync(context, session.Transport, message);
+        try
+        {
+            await RespondAsync(context, session.Transport, message);
+        }
+        finally
+        {
+            // A dropped connection is a cancellation too: the session's server would otherwise run the request on (for a
+            // gated call: keep waiting for an approval nobody will receive). Cancel it as notifications/cancelled would.
+            if (message is JsonRpcRequest abandoned && context.RequestAborted.IsCancellationRequested)
+            {
+                await CancelAbandonedAsync(session, abandoned);
+            }
+        }
+    }
+
+    private static async Task CancelAbandonedAsync(AgentSession session, JsonRpcRequest request)
+    {
+        var cancelled = new JsonRpcNotification
+        {
+            Method = NotificationMethods.CancelledNotification,
+            Params = JsonSerializer.SerializeToNode(
+                new CancelledNotificationParams { RequestId = request.Id, Reason = "the agent's connection closed" },
+                McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(CancelledNotificationParams))),
+        };
+        try
+        {
+            await session.Transport.HandlePostRequestAsync(cancelled, Stream.Null, CancellationToken.None);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            // The session closed meanwhile, and its requests with it.
+        }
     }
 
     public async Task GetAsync(HttpContext context, string? bundle)

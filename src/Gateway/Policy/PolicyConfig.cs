@@ -220,6 +220,12 @@ public sealed record ApprovalSpec
     /// <summary>Whether an approver may approve edited arguments (both digests are audited; the edited ones run).</summary>
     public bool AllowEdits { get; init; }
 
+    /// <summary>
+    /// When set, an approval whose agent stopped waiting (cancelled, or disconnected) and did not call again within
+    /// this long is withdrawn. Null (the default): it stays open until its deadline, for a retry to join.
+    /// </summary>
+    public TimeSpan? WithdrawAfter { get; init; }
+
     /// <summary>When set, an approval also grants later calls of the same agent and tool for a while.</summary>
     public RememberSpec? Remember { get; init; }
 }

@@ -302,6 +302,51 @@ public sealed class GatedCallTests(GatedGateway peers) : IClassFixture<GatedGate
         Assert.False(Directory.Exists(directory));
     }
 
+    [Fact]
+    public async Task CallTool_AgentCancelsAndDoesNotReturn_ApprovalIsWithdrawnAfterTheGracePeriod()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var client = await peers.ConnectAsync(timeout.Token);
+        var target = Path.Combine(peers.Sandbox, "grace-gone.txt");
+        using var agentGivesUp = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+        var runtime = peers.Gateway.Get<WorkflowRuntime>();
+
+        var call = client.CallToolAsync("fs__write_file", new Dictionary<string, object?> { ["path"] = target, ["content"] = "x" }, cancellationToken: agentGivesUp.Token).AsTask();
+        var pending = await peers.PendingAsync("grace-gone.txt", timeout.Token);
+        await agentGivesUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        var stillOpen = (await runtime.GetAsync(pending.Id, timeout.Token))!.State.Status;
+        var withdrawn = await runtime.AwaitAsync(pending.Id, cancellationToken: timeout.Token);
+
+        Assert.Equal(ApprovalStatus.Pending, stillOpen);
+        Assert.Equal(ApprovalStatus.Cancelled, withdrawn.State.Status);
+        Assert.Equal([ApprovalWaiters.Actor], withdrawn.State.DecidedBy);
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
+    public async Task CallTool_AgentCancelsThenRetriesWithinTheGracePeriod_TheRetryJoinsAndGetsTheResult()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var client = await peers.ConnectAsync(timeout.Token);
+        var target = Path.Combine(peers.Sandbox, "grace-back.txt");
+        var arguments = new Dictionary<string, object?> { ["path"] = target, ["content"] = "back" };
+        using var agentGivesUp = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+
+        var call = client.CallToolAsync("fs__write_file", arguments, cancellationToken: agentGivesUp.Token).AsTask();
+        var pending = await peers.PendingAsync("grace-back.txt", timeout.Token);
+        await agentGivesUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        var retry = client.CallToolAsync("fs__write_file", arguments, cancellationToken: timeout.Token).AsTask();
+        await Task.Delay(TimeSpan.FromSeconds(2.5), timeout.Token);
+        var (status, _) = await peers.DecideAsync(pending.Id, "approve");
+        var result = await retry;
+
+        Assert.Equal(200, status);
+        Assert.NotEqual(true, result.IsError);
+        Assert.Equal("back", await File.ReadAllTextAsync(target, timeout.Token));
+    }
+
     private sealed class Progress(ConcurrentQueue<string> messages) : IProgress<ProgressNotificationValue>
     {
         public void Report(ProgressNotificationValue value) => messages.Enqueue(value.Message ?? "");

@@ -69,6 +69,12 @@ public sealed class GatedGateway : IAsyncLifetime
                     tools: [fs__write_file]
                     arguments: [{path: path, glob: "*hold*"}]
                   approval: {hold: 1s}
+                - name: grace
+                  action: approve
+                  match:
+                    tools: [fs__write_file]
+                    arguments: [{path: path, glob: "*grace*"}]
+                  approval: {withdrawAfter: 1s}
                 - name: editable
                   action: approve
                   match:
