@@ -2,12 +2,15 @@
 // adds a tool (list_changed), one that exits the process mid-call, one that blocks until it is cancelled, and
 // tools that report what the server received (environment, HTTP headers, logging level).
 //
+// "slow-write" (no annotations: at most once) appends a line to a file and then waits, for crash tests.
+//
 //   node fixture-server.mjs stdio
 //   node fixture-server.mjs http     listens on 127.0.0.1 (FIXTURE_PORT, default any free port) and prints
 //                                    "LISTENING <port>" on stdout. With FIXTURE_INTROSPECT_URL set, every request
 //                                    needs a bearer token that URL accepts (POST, token as the body), else 401.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { appendFileSync } from "node:fs";
 import http from "node:http";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
@@ -58,6 +61,20 @@ const tools = {
       await new Promise((resolve) => extra.signal.addEventListener("abort", resolve, { once: true }));
       cancelledRequests.push(String(extra.requestId));
       return text("cancelled");
+    },
+  },
+  // Deliberately without annotations: neither read-only nor idempotent, so an approved call runs at most once.
+  // The effect comes first, then the wait: a node killed during the wait leaves a call that did run.
+  "slow-write": {
+    description: "Appends the line to the file at path, then waits ms milliseconds (or until the call is cancelled).",
+    inputSchema: { type: "object", properties: { path: { type: "string" }, line: { type: "string" }, ms: { type: "number" } }, required: ["path"] },
+    run: async (a, extra) => {
+      appendFileSync(a.path, `${a.line ?? "ran"}\n`);
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, a.ms ?? 0);
+        extra.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+      });
+      return text(`wrote ${a.path}`);
     },
   },
   cancellations: { description: "How many block calls were cancelled.", inputSchema: { type: "object" }, annotations: readOnly, run: () => text(String(cancelledRequests.length)) },
@@ -194,7 +211,6 @@ async function runHttp() {
 
 // FIXTURE_TRACE: append every message this process receives on stdin to that file (debugging aid).
 if (process.env.FIXTURE_TRACE) {
-  const { appendFileSync } = await import("node:fs");
   process.stdin.on("data", (chunk) => appendFileSync(process.env.FIXTURE_TRACE, chunk));
 }
 
