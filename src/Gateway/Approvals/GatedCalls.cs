@@ -151,6 +151,11 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
     private static string Waiting(WorkflowSnapshot workflow)
     {
         var state = workflow.State;
+        if (state.Status is ApprovalStatus.Approved or ApprovalStatus.Executing)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"Approval {state.Id} was approved by {string.Join(", ", state.DecidedBy)}; the call is running.");
+        }
+
         var stage = state.CurrentStage;
         return string.Create(CultureInfo.InvariantCulture,
             $"Waiting for approval {state.Id} from {stage.Group} ({string.Join(", ", stage.Approvers)}), {state.Votes.Count}/{state.Request.Quorum} approvals, deadline {state.DeadlineAt:u}.");
