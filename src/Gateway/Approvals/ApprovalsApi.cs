@@ -15,6 +15,7 @@ public static class ApprovalsApi
     public static IServiceCollection AddApprovals(this IServiceCollection services)
     {
         services.AddSingleton<GatedCalls>();
+        services.AddSingleton<ApprovalTasks>();
         services.AddSingleton<IToolInvoker, GatewayToolInvoker>();
         services.AddApprovalActivities();
         return services;

@@ -25,38 +25,10 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
     public async Task<GatedOutcome> HoldAsync(
         CallFacts call, PolicyDecision decision, AgentChannel channel, ProgressToken? progressToken, CancellationToken cancellationToken)
     {
-        var tool = call.Tool!;
-        var snapshot = config.Current;
-        var arguments = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, JsonElement>());
-        var digest = ArgumentDigest.Compute(call.Arguments);
-        var spec = decision.Approval ?? new ApprovalSpec();
-        var request = new ApprovalRequest
-        {
-            AgentId = call.Scope.AgentId,
-            AgentOwner = call.Scope.Agent?.Owner,
-            Bundle = tool.Bundle,
-            Upstream = tool.Upstream,
-            Tool = tool.LocalName,
-            Arguments = arguments,
-            ArgumentsDigest = digest,
-            Rule = decision.RuleName,
-            Reason = decision.Reason,
-            Approvers = Stage(snapshot.Config, spec.Approvers, spec.Timeout),
-            Quorum = spec.Quorum,
-            EscalateTo = spec.Escalation is { } escalation ? Stage(snapshot.Config, escalation.Approvers, escalation.Timeout) : null,
-            AllowEditedArguments = spec.AllowEdits,
-            ToolIdempotent = decision.ToolIdempotent,
-        };
-
-        // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
-        var businessKey = string.Join('\u001f', request.AgentId, request.Bundle, tool.Upstream, tool.LocalName, digest);
-        var start = await runtime.StartAsync(businessKey, request, cancellationToken);
+        var start = await StartAsync(call, decision, cancellationToken);
         var id = start.Workflow.Id;
-        if (start.Created)
-        {
-            LogStarted(id, request.AgentId, tool.Name, request.Approvers.Group);
-        }
-
+        var snapshot = config.Current;
+        var spec = decision.Approval ?? new ApprovalSpec();
         var holdUntil = time.GetUtcNow() + spec.Hold;
         var interval = snapshot.Config.Policy.ProgressInterval;
         var progress = progressToken is { } token ? new ProgressRelay(channel, token) : null;
@@ -89,6 +61,43 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
         return Final(current);
     }
 
+    /// <summary>Starts the approval workflow of a gated call, or joins the one already open for the same call.</summary>
+    public async Task<StartResult> StartAsync(CallFacts call, PolicyDecision decision, CancellationToken cancellationToken)
+    {
+        var tool = call.Tool!;
+        var snapshot = config.Current;
+        var arguments = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, JsonElement>());
+        var digest = ArgumentDigest.Compute(call.Arguments);
+        var spec = decision.Approval ?? new ApprovalSpec();
+        var request = new ApprovalRequest
+        {
+            AgentId = call.Scope.AgentId,
+            AgentOwner = call.Scope.Agent?.Owner,
+            Bundle = tool.Bundle,
+            Upstream = tool.Upstream,
+            Tool = tool.LocalName,
+            Arguments = arguments,
+            ArgumentsDigest = digest,
+            Rule = decision.RuleName,
+            Reason = decision.Reason,
+            Approvers = Stage(snapshot.Config, spec.Approvers, spec.Timeout),
+            Quorum = spec.Quorum,
+            EscalateTo = spec.Escalation is { } escalation ? Stage(snapshot.Config, escalation.Approvers, escalation.Timeout) : null,
+            AllowEditedArguments = spec.AllowEdits,
+            ToolIdempotent = decision.ToolIdempotent,
+        };
+
+        // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
+        var businessKey = string.Join('\u001f', request.AgentId, request.Bundle, tool.Upstream, tool.LocalName, digest);
+        var start = await runtime.StartAsync(businessKey, request, cancellationToken);
+        if (start.Created)
+        {
+            LogStarted(start.Workflow.Id, request.AgentId, tool.Name, request.Approvers.Group);
+        }
+
+        return start;
+    }
+
     private static ApproverStage Stage(GatewayConfig config, IReadOnlyList<string> groups, TimeSpan timeout) => new()
     {
         Group = string.Join('+', groups),
@@ -96,7 +105,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
         Timeout = timeout,
     };
 
-    private static string Waiting(WorkflowSnapshot workflow)
+    internal static string Waiting(WorkflowSnapshot workflow)
     {
         var state = workflow.State;
         var stage = state.CurrentStage;
@@ -128,7 +137,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, LiveConfigurat
         return new GatedOutcome(state.Id, result, ToolCallOutcome.Pending, $"still pending when the hold time ended ({state.Id})");
     }
 
-    private static GatedOutcome Final(WorkflowSnapshot workflow)
+    internal static GatedOutcome Final(WorkflowSnapshot workflow)
     {
         var state = workflow.State;
         var decidedBy = state.DecidedBy.Count == 0 ? "nobody" : string.Join(", ", state.DecidedBy);

@@ -50,7 +50,9 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
                 await audit.RecordAsync(call, ToolCallOutcome.RateLimited, decision.Reason);
                 return ErrorResult($"'{parameters.Name}' was refused: {decision.Reason}.");
             case PolicyAction.Approve:
-                return await HoldAsync(call, decision, request, cancellationToken);
+                return TaskAugmentation.Of(request) is { } task
+                    ? await StartTaskAsync(call, decision, task, cancellationToken)
+                    : await HoldAsync(call, decision, request, cancellationToken);
         }
 
         var channel = new AgentChannel(request.Server);
