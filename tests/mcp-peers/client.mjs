@@ -12,6 +12,7 @@ import {
     CreateMessageRequestSchema,
     ElicitRequestSchema,
     LoggingMessageNotificationSchema,
+    TaskStatusNotificationSchema,
     ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 
@@ -53,6 +54,7 @@ function parseCommandLine() {
             action: { type: 'string', default: 'accept' },
             level: { type: 'string', default: 'debug' },
             'settle-ms': { type: 'string', default: '200' },
+            'task-ttl': { type: 'string', default: '60000' },
         },
         strict: true,
     });
@@ -118,6 +120,7 @@ function parseCommandLine() {
         action: values.action,
         level: values.level,
         settleMs: integer('settle-ms', 0),
+        taskTtl: integer('task-ttl', 0),
     };
 }
 
@@ -318,6 +321,58 @@ const SCENARIOS = {
             const report = { level: args.level, messages, result };
             if (messages.length === 0) {
                 throw new ScenarioFailure('no notifications/message arrived during the call', report);
+            }
+            return report;
+        },
+    },
+
+    // A task-augmented call through the SDK's task API: the CreateTaskResult, tasks/get polling, then tasks/result.
+    'task-call': {
+        run: async ({ client, args, options }) => {
+            const terminal = status => ['completed', 'failed', 'cancelled'].includes(status);
+            const statusNotifications = [];
+            let wake = () => {};
+            client.setNotificationHandler(TaskStatusNotificationSchema, notification => {
+                statusNotifications.push(notification.params);
+                if (terminal(notification.params.status)) {
+                    wake();
+                }
+            });
+            // Listing fills the SDK's cache of which tools accept tasks (execution.taskSupport).
+            const tools = await listAll(p => client.listTools(p, options()), 'tools', options);
+            const report = {
+                tasksCapability: client.getServerCapabilities()?.tasks ?? null,
+                execution: tools.find(tool => tool.name === args.tool)?.execution ?? null,
+                statuses: [],
+                statusNotifications,
+            };
+            if (!report.tasksCapability?.requests?.tools?.call || !['optional', 'required'].includes(report.execution?.taskSupport)) {
+                throw new ScenarioFailure(`the server does not offer ${args.tool} as a task`, report);
+            }
+            const started = Date.now();
+            const stream = client.experimental.tasks.callToolStream(args.call, CallToolResultSchema, { ...options(), task: { ttl: args.taskTtl } });
+            for await (const message of stream) {
+                if (message.type === 'taskCreated') {
+                    report.created = message.task;
+                    report.createdAfterMs = Date.now() - started;
+                } else if (message.type === 'taskStatus') {
+                    // Consecutive repeats of a status say nothing new.
+                    const last = report.statuses.at(-1);
+                    if (last?.status !== message.task.status || last?.statusMessage !== message.task.statusMessage) {
+                        report.statuses.push({ status: message.task.status, statusMessage: message.task.statusMessage });
+                    }
+                } else if (message.type === 'result') {
+                    report.result = message.result;
+                } else if (message.type === 'error') {
+                    throw new ScenarioFailure(message.error.message, report);
+                }
+            }
+            // Notifications are advisory and may trail the polled result: wait a little for the terminal one.
+            if (!statusNotifications.some(notification => terminal(notification.status))) {
+                await new Promise(resolve => {
+                    wake = resolve;
+                    setTimeout(resolve, args.settleMs);
+                });
             }
             return report;
         },

@@ -19,6 +19,7 @@ public static class ApprovalsApi
         services.AddSingleton<GatedCalls>();
         services.AddSingleton<ApprovalWaiters>();
         services.AddHostedService(provider => provider.GetRequiredService<ApprovalWaiters>());
+        services.AddSingleton<ApprovalTasks>();
         services.AddSingleton<IToolInvoker, GatewayToolInvoker>();
         services.AddApprovalActivities();
         return services;

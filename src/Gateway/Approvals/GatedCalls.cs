@@ -25,46 +25,10 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
     public async Task<GatedOutcome> HoldAsync(
         CallFacts call, PolicyDecision decision, AgentChannel channel, ProgressToken? progressToken, CancellationToken cancellationToken)
     {
-        var tool = call.Tool!;
-        var snapshot = config.Current;
-        var arguments = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, JsonElement>());
-        var digest = ArgumentDigest.Compute(call.Arguments);
-        var spec = decision.Approval ?? new ApprovalSpec();
-        var request = new ApprovalRequest
-        {
-            AgentId = call.Scope.AgentId,
-            AgentOwner = call.Scope.Agent?.Owner,
-            Bundle = tool.Bundle,
-            Upstream = tool.Upstream,
-            Tool = tool.LocalName,
-            Arguments = arguments,
-            ArgumentsDigest = digest,
-            Rule = decision.RuleName,
-            Reason = decision.Reason,
-            Approvers = Stage(snapshot.Config, spec.Approvers, spec.Timeout),
-            Quorum = spec.Quorum,
-            EscalateTo = spec.Escalation is { } escalation ? Stage(snapshot.Config, escalation.Approvers, escalation.Timeout) : null,
-            AllowEditedArguments = spec.AllowEdits,
-            ToolIdempotent = decision.ToolIdempotent,
-        };
-
-        // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
-        var businessKey = string.Join('\u001f', request.AgentId, request.Bundle, tool.Upstream, tool.LocalName, digest);
-        var start = await runtime.StartAsync(businessKey, request, cancellationToken);
-        var retention = snapshot.Config.Policy.ResultRetention;
-        if (start.Workflow.State.IsFinal && time.GetUtcNow() - start.Workflow.UpdatedAt > retention)
-        {
-            // Its outcome was never collected and is past keeping: this call is a new request.
-            await runtime.ReleaseBusinessKeyAsync(start.Workflow.Id, cancellationToken);
-            start = await runtime.StartAsync(businessKey, request, cancellationToken);
-        }
-
+        var start = await StartAsync(call, decision, cancellationToken);
         var id = start.Workflow.Id;
-        if (start.Created)
-        {
-            LogStarted(id, request.AgentId, tool.Name, request.Approvers.Group);
-        }
-
+        var snapshot = config.Current;
+        var spec = decision.Approval ?? new ApprovalSpec();
         var holdUntil = time.GetUtcNow() + spec.Hold;
         var waiter = start.Workflow.State.IsFinal ? (Guid?)null : await waiters.AttachAsync(id, spec.WithdrawAfter, cancellationToken);
         var cancelled = false;
@@ -141,6 +105,50 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
             .FirstOrDefault();
     }
 
+    /// <summary>Starts the approval workflow of a gated call, or joins the one already open for the same call.</summary>
+    public async Task<StartResult> StartAsync(CallFacts call, PolicyDecision decision, CancellationToken cancellationToken)
+    {
+        var tool = call.Tool!;
+        var snapshot = config.Current;
+        var arguments = JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, JsonElement>());
+        var digest = ArgumentDigest.Compute(call.Arguments);
+        var spec = decision.Approval ?? new ApprovalSpec();
+        var request = new ApprovalRequest
+        {
+            AgentId = call.Scope.AgentId,
+            AgentOwner = call.Scope.Agent?.Owner,
+            Bundle = tool.Bundle,
+            Upstream = tool.Upstream,
+            Tool = tool.LocalName,
+            Arguments = arguments,
+            ArgumentsDigest = digest,
+            Rule = decision.RuleName,
+            Reason = decision.Reason,
+            Approvers = Stage(snapshot.Config, spec.Approvers, spec.Timeout),
+            Quorum = spec.Quorum,
+            EscalateTo = spec.Escalation is { } escalation ? Stage(snapshot.Config, escalation.Approvers, escalation.Timeout) : null,
+            AllowEditedArguments = spec.AllowEdits,
+            ToolIdempotent = decision.ToolIdempotent,
+        };
+
+        // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
+        var businessKey = string.Join('\u001f', request.AgentId, request.Bundle, tool.Upstream, tool.LocalName, digest);
+        var start = await runtime.StartAsync(businessKey, request, cancellationToken);
+        if (start.Workflow.State.IsFinal && time.GetUtcNow() - start.Workflow.UpdatedAt > snapshot.Config.Policy.ResultRetention)
+        {
+            // Its outcome was never collected and is past keeping: this call is a new request.
+            await runtime.ReleaseBusinessKeyAsync(start.Workflow.Id, cancellationToken);
+            start = await runtime.StartAsync(businessKey, request, cancellationToken);
+        }
+
+        if (start.Created)
+        {
+            LogStarted(start.Workflow.Id, request.AgentId, tool.Name, request.Approvers.Group);
+        }
+
+        return start;
+    }
+
     private static ApproverStage Stage(GatewayConfig config, IReadOnlyList<string> groups, TimeSpan timeout) => new()
     {
         Group = string.Join('+', groups),
@@ -148,7 +156,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
         Timeout = timeout,
     };
 
-    private static string Waiting(WorkflowSnapshot workflow)
+    internal static string Waiting(WorkflowSnapshot workflow)
     {
         var state = workflow.State;
         if (state.Status is ApprovalStatus.Approved or ApprovalStatus.Executing)
@@ -185,7 +193,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
         return new GatedOutcome(state.Id, result, ToolCallOutcome.Pending, $"still pending when the hold time ended ({state.Id})");
     }
 
-    private static GatedOutcome Final(WorkflowSnapshot workflow)
+    internal static GatedOutcome Final(WorkflowSnapshot workflow)
     {
         var state = workflow.State;
         var decidedBy = state.DecidedBy.Count == 0 ? "nobody" : string.Join(", ", state.DecidedBy);

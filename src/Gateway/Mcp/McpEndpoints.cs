@@ -11,6 +11,8 @@ public static class McpEndpoints
         services.AddSingleton<ProxyViews>();
         services.AddSingleton<ProxyServer>();
         services.AddSingleton<ToolCalls>();
+        services.AddSingleton<McpTasks>();
+        services.AddSingleton<FinishedCallTasks>();
         services.AddSingleton<CallAudit>();
         services.AddSingleton<AgentSessions>();
         services.AddHostedService(provider => provider.GetRequiredService<AgentSessions>());

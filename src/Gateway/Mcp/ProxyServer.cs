@@ -10,14 +10,16 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// The MCP server an agent talks to: lists what its scope offers and forwards each request to the upstream that
 /// owns the primitive. Tool calls go through <see cref="ToolCalls"/>, which audits them.
 /// </summary>
-internal sealed class ProxyServer(IUpstreams upstreams, ToolCalls toolCalls)
+internal sealed class ProxyServer(IUpstreams upstreams, ToolCalls toolCalls, McpTasks tasks)
 {
     public const string ServerName = "approval-engine";
 
     private static readonly string Version =
         typeof(ProxyServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public McpServerOptions CreateOptions(AgentScope scope) => new()
+    public McpServerOptions CreateOptions(AgentScope scope) => tasks.Configure(BaseOptions(scope), scope);
+
+    private McpServerOptions BaseOptions(AgentScope scope) => new()
     {
         ServerInfo = new Implementation { Name = ServerName, Version = Version },
         Capabilities = new ServerCapabilities

@@ -54,7 +54,9 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
                 call.Decision = decision = decision with { Action = PolicyAction.Allow, GrantedBy = grant };
                 break;
             case PolicyAction.Approve:
-                return await HoldAsync(call, decision, request, cancellationToken);
+                return TaskAugmentation.Of(request) is { } task
+                    ? await StartTaskAsync(call, decision, task, cancellationToken)
+                    : await HoldAsync(call, decision, request, cancellationToken);
         }
 
         var channel = new AgentChannel(request.Server);

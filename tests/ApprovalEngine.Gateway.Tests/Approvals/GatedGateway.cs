@@ -42,10 +42,13 @@ public sealed class GatedGateway : IAsyncLifetime
               agent:
                 owner: owner@example.com
                 keys: ["{key:agent}"]
+              other:
+                owner: owner@example.com
+                keys: ["{key:other}"]
             bundles:
               files:
                 upstreams: [fs]
-                agents: [agent]
+                agents: [agent, other]
             approvers:
               ops:
                 members: [ops@example.com]

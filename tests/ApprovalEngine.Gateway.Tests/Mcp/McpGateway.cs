@@ -38,14 +38,15 @@ public sealed class McpGateway : IAsyncDisposable
 
     public IServiceProvider Services => factory.Services;
 
-    public static async Task<McpGateway> StartAsync(string yaml, Action<IServiceCollection>? services = null, string? directory = null)
+    /// <param name="sameDatabaseAs">Another node of the same deployment: this one shares its database and agent keys.</param>
+    public static async Task<McpGateway> StartAsync(string yaml, Action<IServiceCollection>? services = null, string? directory = null, McpGateway? sameDatabaseAs = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "ae-gw-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
-        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        var keys = sameDatabaseAs is null ? new Dictionary<string, string>(StringComparer.Ordinal) : new Dictionary<string, string>(sameDatabaseAs.keys, StringComparer.Ordinal);
         var configPath = Path.Combine(directory, "gateway.yaml");
         await File.WriteAllTextAsync(configPath, WithKeys(yaml, keys));
-        var connectionString = await TestPostgres.CreateDatabaseAsync("gw_mcp");
+        var connectionString = sameDatabaseAs?.ConnectionString ?? await TestPostgres.CreateDatabaseAsync("gw_mcp");
         var factory = GatewayFactory.ForDatabase(connectionString, services, ("ApprovalEngine:Config", configPath));
 
         factory.UseKestrel(0);
