@@ -94,22 +94,8 @@ public sealed class GatedGateway : IAsyncLifetime
             """, directory: directory);
     }
 
-    public async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
-    {
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = new Uri(Gateway.Url("files")),
-            TransportMode = HttpTransportMode.StreamableHttp,
-            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {Gateway.KeyOf("agent")}" },
-        });
-        var client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }, cancellationToken: cancellationToken);
-        while ((await client.ListToolsAsync(cancellationToken: cancellationToken)).All(t => t.Name != "fs__write_file"))
-        {
-            await Task.Delay(100, cancellationToken);
-        }
-
-        return client;
-    }
+    public Task<McpClient> ConnectAsync(CancellationToken cancellationToken) =>
+        AgentClients.ConnectAsync(Gateway.Url("files"), Gateway.KeyOf("agent"), "fs__write_file", cancellationToken);
 
     /// <summary>The pending approval of the agent's call whose arguments mention <paramref name="marker"/>, once it exists.</summary>
     public async Task<ApprovalState> PendingAsync(string marker, CancellationToken cancellationToken)
@@ -142,11 +128,7 @@ public sealed class GatedGateway : IAsyncLifetime
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
-    public async Task<ToolCallRecord> LastAuditAsync(string toolName)
-    {
-        var page = await Gateway.Get<ToolCallAuditQueries>().QueryAsync(new ToolCallAuditFilter { ToolName = toolName, Limit = 1 });
-        return Assert.Single(page.Items).Record;
-    }
+    public Task<ToolCallRecord> LastAuditAsync(string toolName) => Gateway.LastAuditAsync(toolName);
 
     public async Task DisposeAsync() => await Gateway.DisposeAsync();
 }

@@ -76,6 +76,13 @@ public sealed class McpGateway : IAsyncDisposable
 
     public string Url(string? bundle = null) => bundle is null ? $"{BaseUrl}/mcp" : $"{BaseUrl}/mcp/{bundle}";
 
+    /// <summary>The newest audit record of calls to <paramref name="toolName"/> (as the agent named it).</summary>
+    public async Task<Gateway.Audit.ToolCallRecord> LastAuditAsync(string toolName)
+    {
+        var page = await Get<Gateway.Audit.ToolCallAuditQueries>().QueryAsync(new Gateway.Audit.ToolCallAuditFilter { ToolName = toolName, Limit = 1 });
+        return Xunit.Assert.Single(page.Items).Record;
+    }
+
     public T Get<T>()
         where T : notnull => factory.Services.GetRequiredService<T>();
 

@@ -81,30 +81,10 @@ public sealed class PolicyGateway : IAsyncLifetime
             """, directory: directory);
     }
 
-    public async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
-    {
-        var transport = new HttpClientTransport(new HttpClientTransportOptions
-        {
-            Endpoint = new Uri(Gateway.Url("files")),
-            TransportMode = HttpTransportMode.StreamableHttp,
-            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {Gateway.KeyOf("agent")}" },
-        });
-        var client = await McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = "2025-11-25" }, cancellationToken: cancellationToken);
+    public Task<McpClient> ConnectAsync(CancellationToken cancellationToken) =>
+        AgentClients.ConnectAsync(Gateway.Url("files"), Gateway.KeyOf("agent"), "fs__read_text_file", cancellationToken);
 
-        // The stdio upstream connects in the background.
-        while ((await client.ListToolsAsync(cancellationToken: cancellationToken)).All(t => t.Name != "fs__read_text_file"))
-        {
-            await Task.Delay(100, cancellationToken);
-        }
-
-        return client;
-    }
-
-    public async Task<ToolCallRecord> LastAuditAsync(string toolName)
-    {
-        var page = await Gateway.Get<ToolCallAuditQueries>().QueryAsync(new ToolCallAuditFilter { ToolName = toolName, Limit = 1 });
-        return Assert.Single(page.Items).Record;
-    }
+    public Task<ToolCallRecord> LastAuditAsync(string toolName) => Gateway.LastAuditAsync(toolName);
 
     public async Task DisposeAsync() => await Gateway.DisposeAsync();
 }
