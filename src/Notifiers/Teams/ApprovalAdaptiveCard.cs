@@ -165,6 +165,7 @@ public static class ApprovalAdaptiveCard
     {
         var facts = new JsonArray
         {
+            Fact("Approval", notice.ApprovalId.ToString("D")),
             Fact("Agent", notice.AgentId),
             Fact("Owner", notice.AgentOwner ?? "unknown"),
             Fact("Bundle", notice.Bundle),
