@@ -125,7 +125,7 @@ internal static class TeamsSection
                 : "must be a channel id (19:…@thread.tacv2) or \"Team name/Channel name\""),
             Users = view.Strings("users", Checks.Email),
         };
-        if (delivery.Channels.Count == 0 && delivery.Users.Count == 0)
+        if (delivery.Channels.Count == 0 && delivery.Users.Count == 0 && !view.Has("channels") && !view.Has("users"))
         {
             view.Reader.Error(view.Owner, view.Field, "needs channels, users, or both");
         }
