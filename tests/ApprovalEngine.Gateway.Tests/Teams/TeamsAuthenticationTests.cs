@@ -11,6 +11,10 @@ namespace ApprovalEngine.Gateway.Tests.Teams;
 
 public sealed class TeamsAuthenticationTests(TeamsGateway teams) : IClassFixture<TeamsGateway>
 {
+    // RSA key generation is slow; made once, so the theory does not load the CPU that timing-sensitive tests share.
+    private static readonly RsaSecurityKey Unendorsed = FakeMicrosoft.NewKey("key-skype-only");
+    private static readonly RsaSecurityKey Impostor = FakeMicrosoft.NewKey("key-1");
+
     public static TheoryData<string> BadTokens => ["wrong audience", "wrong issuer", "expired", "bad signature", "missing endorsement", "service url mismatch", "no token", "not a jwt"];
 
     [Theory]
@@ -18,16 +22,14 @@ public sealed class TeamsAuthenticationTests(TeamsGateway teams) : IClassFixture
     public async Task Messages_BadToken_Is401AndStoresNothing(string spoiled)
     {
         var m = teams.Microsoft;
-        var unendorsed = FakeMicrosoft.NewKey("key-skype-only-" + Guid.NewGuid().ToString("N")[..6]);
-        m.Publish(unendorsed, "skype");
-        var impostor = new RsaSecurityKey(System.Security.Cryptography.RSA.Create(2048)) { KeyId = m.SigningKey.KeyId };
+        m.Publish(Unendorsed, "skype");
         var token = spoiled switch
         {
             "wrong audience" => m.Token(audience: "someone-else"),
             "wrong issuer" => m.Token(issuer: "https://sts.windows.net/evil/"),
             "expired" => m.Token(notBefore: DateTime.UtcNow.AddHours(-2), expires: DateTime.UtcNow.AddMinutes(-10)),
-            "bad signature" => m.Token(key: impostor),
-            "missing endorsement" => m.Token(key: unendorsed),
+            "bad signature" => m.Token(key: Impostor),
+            "missing endorsement" => m.Token(key: Unendorsed),
             "service url mismatch" => m.Token(serviceUrl: "https://smba.trafficmanager.net/evil/"),
             "not a jwt" => "not-a-jwt",
             _ => null,
