@@ -52,6 +52,7 @@ try
     builder.Services.AddUpstreams();
     builder.Services.AddPolicy();
     builder.Services.AddApprovals();
+    builder.Services.AddSlackApprovals();
     builder.Services.AddMcpEndpoint();
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHealthEndpoints();
@@ -61,6 +62,7 @@ try
     app.MapMcpEndpoints();
     app.MapPolicyApi();
     app.MapApprovalsApi();
+    app.MapSlackInteractions();
     await app.RunAsync();
     return 0;
 }

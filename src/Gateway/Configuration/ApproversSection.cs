@@ -2,7 +2,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 
 internal static class ApproversSection
 {
-    private static readonly string[] Fields = ["members"];
+    private static readonly string[] Fields = ["members", "slack"];
 
     public static Dictionary<string, ApproverGroupConfig> Read(MappingView root)
     {
@@ -37,7 +37,12 @@ internal static class ApproversSection
                 continue;
             }
 
-            groups[key.Value] = new ApproverGroupConfig { Name = key.Value, Members = group.Strings("members", Checks.Email) };
+            groups[key.Value] = new ApproverGroupConfig
+            {
+                Name = key.Value,
+                Members = group.Strings("members", Checks.Email),
+                Slack = SlackSection.ReadDelivery(group, root.Has("slack")),
+            };
         }
 
         return groups;

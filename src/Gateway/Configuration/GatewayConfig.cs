@@ -22,6 +22,9 @@ public sealed record GatewayConfig
     public IReadOnlyDictionary<string, UserConfig> Users { get; init; } = ReadOnlyDictionary<string, UserConfig>.Empty;
     /// <summary>Which calls are allowed, denied, rate-limited or need approval; allow-all when the file has no policy section.</summary>
     public PolicyConfig Policy { get; init; } = PolicyConfig.AllowAll;
+
+    /// <summary>The Slack app that shows approval cards; null when the file has no slack section.</summary>
+    public SlackConfig? Slack { get; init; }
 }
 
 public sealed record ServerConfig
@@ -166,6 +169,9 @@ public sealed record ApproverGroupConfig
 
     /// <summary>Approver emails.</summary>
     public IReadOnlyList<string> Members { get; init; } = [];
+
+    /// <summary>Where the group's Slack cards go; null when the group gets none.</summary>
+    public SlackDelivery? Slack { get; init; }
 }
 
 /// <summary>A person with API tokens for the human-facing API (approvals, audit, administration).</summary>

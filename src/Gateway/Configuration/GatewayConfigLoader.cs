@@ -8,7 +8,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 /// </summary>
 public static class GatewayConfigLoader
 {
-    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users", "policy"];
+    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users", "policy", "slack"];
 
     public static ConfigLoadResult Load(string path) => Load(path, Environment.GetEnvironmentVariable);
 
@@ -92,6 +92,7 @@ public static class GatewayConfigLoader
             Approvers = approvers,
             Users = users,
             Policy = policy,
+            Slack = SlackSection.Read(root),
         };
     }
 
