@@ -4,8 +4,10 @@ using ApprovalEngine.Notifiers.Slack;
 namespace ApprovalEngine.Gateway.Slack;
 
 /// <summary>Web API clients built from the configuration in effect, so a rotated token or new base URL applies at once.</summary>
-internal sealed class SlackClients(LiveConfiguration config, IHttpClientFactory httpClients)
+internal sealed class SlackClients(LiveConfiguration config, IHttpClientFactory httpClients, TimeProvider time)
 {
+    private readonly SlackRateLimits _limits = new(time);
+
     public const string HttpClientName = "slack";
 
     /// <summary>Each Slack call gets this long; a notify task holds its approval's message lock no longer than its calls.</summary>
@@ -23,6 +25,6 @@ internal sealed class SlackClients(LiveConfiguration config, IHttpClientFactory 
     private SlackWebApi Api(Func<SlackConfig, string> token)
     {
         var slack = Config ?? throw new InvalidOperationException("The configuration has no slack section.");
-        return new SlackWebApi(Http, slack.ApiBaseUrl, token(slack));
+        return new SlackWebApi(Http, slack.ApiBaseUrl, token(slack), _limits);
     }
 }

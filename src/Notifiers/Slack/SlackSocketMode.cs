@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -40,9 +38,9 @@ public sealed partial class SlackSocketMode(
     SlackSocketModeOptions? options = null)
 {
     private readonly SlackSocketModeOptions _options = options ?? new SlackSocketModeOptions();
-    private readonly Channel<(SocketConnection Connection, string? Disconnect)> _events = Channel.CreateUnbounded<(SocketConnection, string?)>();
+    private readonly Channel<(SlackSocketConnection Connection, string? Disconnect)> _events = Channel.CreateUnbounded<(SlackSocketConnection, string?)>();
     private readonly RecentIds _seen = new((options ?? new SlackSocketModeOptions()).RememberedEnvelopes);
-    private readonly List<SocketConnection> _live = [];
+    private readonly List<SlackSocketConnection> _live = [];
     private int _opened;
 
     /// <summary>Connections opened so far (for tests and diagnostics).</summary>
@@ -51,7 +49,7 @@ public sealed partial class SlackSocketMode(
     /// <summary>Keeps one connection open until <paramref name="stoppingToken"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        SocketConnection? current = null;
+        SlackSocketConnection? current = null;
         var failures = 0;
         try
         {
@@ -104,7 +102,7 @@ public sealed partial class SlackSocketMode(
         }
         finally
         {
-            SocketConnection[] open;
+            SlackSocketConnection[] open;
             lock (_live)
             {
                 open = [.. _live];
@@ -118,7 +116,7 @@ public sealed partial class SlackSocketMode(
         }
     }
 
-    private async Task<SocketConnection?> ConnectAsync(CancellationToken ct)
+    private async Task<SlackSocketConnection?> ConnectAsync(CancellationToken ct)
     {
         SlackResult opened;
         try
@@ -136,7 +134,8 @@ public sealed partial class SlackSocketMode(
             return null;
         }
 
-        var connection = new SocketConnection(Interlocked.Increment(ref _opened), this);
+        var connection = new SlackSocketConnection(
+            Interlocked.Increment(ref _opened), _options.MaxMessageBytes, DeliverAsync, closed => _events.Writer.TryWrite((closed, null)));
         lock (_live)
         {
             _live.Add(connection);
@@ -158,7 +157,7 @@ public sealed partial class SlackSocketMode(
         }
     }
 
-    private async Task RetireAsync(SocketConnection connection)
+    private async Task RetireAsync(SlackSocketConnection connection)
     {
         lock (_live)
         {
@@ -171,7 +170,7 @@ public sealed partial class SlackSocketMode(
     private TimeSpan Backoff(int failures) =>
         TimeSpan.FromTicks(Math.Min(_options.MaxReconnectDelay.Ticks, _options.MinReconnectDelay.Ticks << Math.Min(failures, 16)));
 
-    private async Task DeliverAsync(SocketConnection connection, JsonElement message, CancellationToken ct)
+    private async Task DeliverAsync(SlackSocketConnection connection, JsonElement message, CancellationToken ct)
     {
         var type = message.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
         switch (type)
@@ -230,133 +229,6 @@ public sealed partial class SlackSocketMode(
 
     [LoggerMessage(4006, LogLevel.Error, "Handling Slack Socket Mode envelope {EnvelopeId} failed")]
     private partial void LogHandlerFailed(Exception exception, string envelopeId);
-
-    /// <summary>One WebSocket: its reader loop, serialized sends, and the hello it must say first.</summary>
-    private sealed class SocketConnection(int number, SlackSocketMode owner) : IAsyncDisposable
-    {
-        private readonly ClientWebSocket _socket = new();
-        private readonly SemaphoreSlim _sending = new(1, 1);
-        private readonly TaskCompletionSource _hello = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly CancellationTokenSource _stop = new();
-        private Task _reader = Task.CompletedTask;
-        private int _disposed;
-
-        public int Number { get; } = number;
-
-        public async Task OpenAsync(Uri url, CancellationToken ct)
-        {
-            await _socket.ConnectAsync(url, ct);
-            _reader = Task.Run(ReadAsync, CancellationToken.None);
-            await _hello.Task.WaitAsync(ct);
-        }
-
-        public void SaidHello() => _hello.TrySetResult();
-
-        public async Task SendAsync(string text, CancellationToken ct)
-        {
-            await _sending.WaitAsync(ct);
-            try
-            {
-                await _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage: true, ct);
-            }
-            finally
-            {
-                _sending.Release();
-            }
-        }
-
-        /// <summary>Closes politely, letting the reader take what is still in flight; then gives up after a few seconds.</summary>
-        public async Task CloseAsync()
-        {
-            try
-            {
-                if (_socket.State == WebSocketState.Open)
-                {
-                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                    await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "replaced", timeout.Token);
-                }
-
-                await _reader.WaitAsync(TimeSpan.FromSeconds(5));
-            }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException or TimeoutException or ObjectDisposedException)
-            {
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 1)
-            {
-                return;
-            }
-
-            await _stop.CancelAsync();
-            _socket.Abort();
-            try
-            {
-                await _reader;
-            }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
-            {
-            }
-
-            _socket.Dispose();
-            _sending.Dispose();
-            _stop.Dispose();
-        }
-
-        private async Task ReadAsync()
-        {
-            var buffer = new ArrayBufferWriter<byte>(8192);
-            try
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    buffer.ResetWrittenCount();
-                    ValueWebSocketReceiveResult received;
-                    do
-                    {
-                        received = await _socket.ReceiveAsync(buffer.GetMemory(8192), _stop.Token);
-                        buffer.Advance(received.Count);
-                        if (buffer.WrittenCount > owner._options.MaxMessageBytes)
-                        {
-                            throw new WebSocketException(WebSocketError.Faulted, "A Socket Mode message exceeded the size limit.");
-                        }
-                    }
-                    while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
-
-                    if (received.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-
-                    JsonElement message;
-                    try
-                    {
-                        using var document = JsonDocument.Parse(buffer.WrittenMemory);
-                        message = document.RootElement.Clone();
-                    }
-                    catch (JsonException)
-                    {
-                        continue;
-                    }
-
-                    if (message.ValueKind == JsonValueKind.Object)
-                    {
-                        await owner.DeliverAsync(this, message, _stop.Token);
-                    }
-                }
-            }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
-            {
-            }
-            finally
-            {
-                _hello.TrySetException(new WebSocketException(WebSocketError.ConnectionClosedPrematurely, "The connection closed before hello."));
-                owner._events.Writer.TryWrite((this, null));
-            }
-        }
-    }
 
     /// <summary>A bounded memory of ids: the oldest is forgotten first.</summary>
     private sealed class RecentIds(int capacity)

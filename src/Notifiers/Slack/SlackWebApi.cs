@@ -42,7 +42,8 @@ public sealed record SlackResult
 /// <param name="http">A client whose timeout bounds each call.</param>
 /// <param name="baseUrl">The API root, <c>https://slack.com/api/</c> in production; a local fake in tests.</param>
 /// <param name="token">The bot token (<c>xoxb-</c>), or the app-level token (<c>xapp-</c>) for Socket Mode.</param>
-public sealed class SlackWebApi(HttpClient http, Uri baseUrl, string token)
+/// <param name="limits">Rate limits learned from 429s, shared by the node's clients; none when null.</param>
+public sealed class SlackWebApi(HttpClient http, Uri baseUrl, string token, SlackRateLimits? limits = null)
 {
     private static readonly Encoding Utf8 = new UTF8Encoding(false);
 
@@ -103,9 +104,21 @@ public sealed class SlackWebApi(HttpClient http, Uri baseUrl, string token)
 
     private async Task<SlackResult> CallAsync(string method, HttpContent content, CancellationToken cancellationToken)
     {
+        using var owned = content;
+        if (limits?.Remaining(method) is { } wait)
+        {
+            return SlackResult.Failed("ratelimited", transient: true, wait);
+        }
+
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(baseUrl, method)) { Content = content };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return await SendAsync(http, request, expectJson: true, cancellationToken);
+        var result = await SendAsync(http, request, expectJson: true, cancellationToken);
+        if (result.RetryAfter is { } retryAfter)
+        {
+            limits?.Limited(method, retryAfter);
+        }
+
+        return result;
     }
 
     private static async Task<SlackResult> SendAsync(HttpClient http, HttpRequestMessage request, bool expectJson, CancellationToken cancellationToken)
