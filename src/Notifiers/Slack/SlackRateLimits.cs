@@ -9,6 +9,10 @@ namespace ApprovalEngine.Notifiers.Slack;
 /// </summary>
 public sealed class SlackRateLimits(TimeProvider time)
 {
+    // A task retried "after Retry-After" by the database clock may be claimed a hair before this node's clock gets
+    // there; sending it then is not knocking early in any way Slack could tell.
+    private static readonly TimeSpan Tolerance = TimeSpan.FromMilliseconds(50);
+
     private readonly ConcurrentDictionary<string, DateTimeOffset> _until = new(StringComparer.Ordinal);
 
     /// <summary>How much longer <paramref name="method"/> must wait; null when it may be called.</summary>
@@ -20,7 +24,7 @@ public sealed class SlackRateLimits(TimeProvider time)
         }
 
         var left = until - time.GetUtcNow();
-        return left > TimeSpan.Zero ? left : null;
+        return left > Tolerance ? left : null;
     }
 
     public void Limited(string method, TimeSpan retryAfter)
