@@ -76,6 +76,25 @@ public sealed class SlackSocketModeTests(SlackSocketGateway slack) : IClassFixtu
         Assert.Equal("Recorded: Approved by lead@example.com.", Replies(afterHook).Single()["text"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task ConnectionDropsWithoutWarning_GatewayReconnects_NextClickArrives()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var client = await slack.ConnectAsync(timeout.Token);
+        var dropped = await OpenSocketAsync(timeout.Token);
+        var held = await slack.HoldAsync(client, "after-drop.txt", "after a drop", timeout.Token);
+
+        dropped.Abort();
+        await SlackGatewayBase.WaitAsync(() => Fake.Sockets.Any(s => s.Number > dropped.Number && s.ClosedAt is null), "the gateway reconnects", timeout.Token);
+        var next = Fake.Sockets.Single(s => s.Number > dropped.Number && s.ClosedAt is null);
+        await next.SendAsync(Envelope("env-drop-" + held.Id.ToString("N"), SlackClicks.BlockAction("U0OPS", held.Id, ApprovalCard.ApproveAction, slack.ChannelMessage(held.Id), Fake.HookUrl("drop-" + held.Id))));
+        var result = await held.Call.WaitAsync(timeout.Token);
+
+        Assert.True(next.Acked("env-drop-" + held.Id.ToString("N")));
+        Assert.NotEqual(true, result.IsError);
+        Assert.Equal("after a drop", await File.ReadAllTextAsync(held.Path, timeout.Token));
+    }
+
     /// <summary>The connection the gateway has open now (it opens one at start, and after each reconnect).</summary>
     private async Task<FakeSocket> OpenSocketAsync(CancellationToken ct)
     {
