@@ -27,11 +27,17 @@ public sealed partial class NotifyActivity(IEnumerable<IApprovalNotifier> notifi
             LogNotifyFailed(notifier.Name, context.WorkflowId, result.Error ?? "unknown error");
         }
 
-        return failures.Count == 0
-            ? ActivityResult.Success()
-            : ActivityResult.Failure(
-                string.Join("; ", failures.Select(f => $"{f.First.Name}: {f.Second.Error}")),
-                retryable: failures.Any(f => f.Second.Retryable));
+        if (failures.Count == 0)
+        {
+            return ActivityResult.Success();
+        }
+
+        var error = string.Join("; ", failures.Select(f => $"{f.First.Name}: {f.Second.Error}"));
+        var retryable = failures.Any(f => f.Second.Retryable);
+
+        // Every channel is retried together, so the one that asked to wait longest decides when.
+        var wait = failures.Where(f => f.Second.Retryable).Max(f => f.Second.RetryAfter);
+        return retryable && wait is { } after ? ActivityResult.RetryLater(error, after) : ActivityResult.Failure(error, retryable);
     }
 
     public static ApprovalNotice ToNotice(ApprovalState state, int version) => new()

@@ -53,6 +53,7 @@ try
     builder.Services.AddPolicy();
     builder.Services.AddApprovals();
     builder.Services.AddTeamsApprovals();
+    builder.Services.AddSlackApprovals();
     builder.Services.AddMcpEndpoint();
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHealthEndpoints();
@@ -63,6 +64,7 @@ try
     app.MapPolicyApi();
     app.MapApprovalsApi();
     app.MapTeamsMessages();
+    app.MapSlackInteractions();
     await app.RunAsync();
     return 0;
 }

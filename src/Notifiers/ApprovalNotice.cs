@@ -54,5 +54,10 @@ public sealed record NotificationResult(bool Delivered, string? Error = null, bo
 {
     public static NotificationResult Ok { get; } = new(true);
 
+    /// <summary>The channel asked us to wait (HTTP 429 <c>Retry-After</c>): the next attempt runs no sooner than this.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static NotificationResult Fail(string error, bool retryable = true) => new(false, error, retryable);
+
+    public static NotificationResult Throttled(string error, TimeSpan retryAfter) => new(false, error, Retryable: true) { RetryAfter = retryAfter };
 }

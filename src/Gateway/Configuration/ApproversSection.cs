@@ -2,7 +2,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 
 internal static class ApproversSection
 {
-    private static readonly string[] Fields = ["members", "teams"];
+    private static readonly string[] Fields = ["members", "slack", "teams"];
 
     public static Dictionary<string, ApproverGroupConfig> Read(MappingView root)
     {
@@ -42,6 +42,7 @@ internal static class ApproversSection
                 Name = key.Value,
                 Members = group.Strings("members", Checks.Email),
                 Teams = TeamsSection.ReadDelivery(group, root.Has("teams")),
+                Slack = SlackSection.ReadDelivery(group, root.Has("slack")),
             };
         }
 

@@ -25,6 +25,8 @@ public sealed record GatewayConfig
 
     /// <summary>The Teams bot that shows approval cards; null when the file has no teams section.</summary>
     public TeamsConfig? Teams { get; init; }
+    /// <summary>The Slack app that shows approval cards; null when the file has no slack section.</summary>
+    public SlackConfig? Slack { get; init; }
 }
 
 public sealed record ServerConfig
@@ -172,6 +174,8 @@ public sealed record ApproverGroupConfig
 
     /// <summary>Where the group's Teams cards go; null when the group gets none.</summary>
     public TeamsDelivery? Teams { get; init; }
+    /// <summary>Where the group's Slack cards go; null when the group gets none.</summary>
+    public SlackDelivery? Slack { get; init; }
 }
 
 /// <summary>A person with API tokens for the human-facing API (approvals, audit, administration).</summary>

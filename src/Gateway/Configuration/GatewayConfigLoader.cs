@@ -8,7 +8,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 /// </summary>
 public static class GatewayConfigLoader
 {
-    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users", "policy", "teams"];
+    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users", "policy", "slack", "teams"];
 
     public static ConfigLoadResult Load(string path) => Load(path, Environment.GetEnvironmentVariable);
 
@@ -93,6 +93,7 @@ public static class GatewayConfigLoader
             Users = users,
             Policy = policy,
             Teams = TeamsSection.Read(root),
+            Slack = SlackSection.Read(root),
         };
     }
 

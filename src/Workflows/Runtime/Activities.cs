@@ -42,11 +42,21 @@ public abstract record ActivityResult
     /// <param name="retryable">Running it again is safe and may succeed.</param>
     public static ActivityResult Failure(string error, bool retryable) => new Failed(error, retryable);
 
+    /// <summary>
+    /// The effect did not happen and the other side said when to try again (HTTP 429 <c>Retry-After</c>): the next
+    /// attempt runs after <paramref name="after"/> instead of the kind's backoff.
+    /// </summary>
+    public static ActivityResult RetryLater(string error, TimeSpan after) => new Failed(error, Retryable: true) { RetryAfter = after };
+
     public static ActivityResult Unknown(string reason) => new OutcomeUnknown(reason);
 
     public sealed record Completed(JsonElement? Output) : ActivityResult;
 
-    public sealed record Failed(string Error, bool Retryable) : ActivityResult;
+    public sealed record Failed(string Error, bool Retryable) : ActivityResult
+    {
+        /// <summary>When set, the next attempt waits exactly this long (database clock) instead of backing off.</summary>
+        public TimeSpan? RetryAfter { get; init; }
+    }
 
     /// <summary>The effect may or may not have happened (crash, timeout mid-call).</summary>
     public sealed record OutcomeUnknown(string Reason) : ActivityResult;

@@ -49,9 +49,10 @@ internal sealed class TaskQueue(NpgsqlDataSource dataSource)
         """;
 
     // Exponential backoff capped at max_delay, with full jitter in [0.5, 1.0) of the step; computed on the database clock.
+    // A delay the other side asked for ($6, e.g. HTTP Retry-After) replaces the backoff: retrying sooner only earns another refusal.
     private const string RetrySql = """
         UPDATE wf_task SET state = 'ready', lease_token = NULL, lease_owner = NULL, lease_until = NULL, last_error = $3,
-            run_at = now() + least($4 * power(2, attempt - 1), $5) * (0.5 + random() / 2)
+            run_at = now() + coalesce($6, least($4 * power(2, attempt - 1), $5) * (0.5 + random() / 2))
         WHERE id = $1 AND lease_token = $2 AND state = 'running'
         """;
 
@@ -133,13 +134,18 @@ internal sealed class TaskQueue(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Put the task back with backoff. False when the fence no longer holds.</summary>
-    public async Task<bool> RetryLaterAsync(Fence fence, string error, ActivityOptions options, CancellationToken ct)
+    public Task<bool> RetryLaterAsync(Fence fence, string error, ActivityOptions options, CancellationToken ct) =>
+        RetryLaterAsync(fence, error, options, after: null, ct);
+
+    /// <summary>Put the task back after <paramref name="after"/>, or with backoff when null. False when the fence no longer holds.</summary>
+    public async Task<bool> RetryLaterAsync(Fence fence, string error, ActivityOptions options, TimeSpan? after, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(RetrySql);
         AddFence(cmd.Parameters, fence);
         cmd.Parameters.Add(new() { Value = error });
         cmd.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = options.BaseDelay });
         cmd.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = options.MaxDelay });
+        cmd.Parameters.Add(new() { Value = after is { } a ? a : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Interval });
         return await cmd.ExecuteNonQueryAsync(ct) == 1;
     }
 

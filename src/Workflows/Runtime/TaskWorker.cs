@@ -166,10 +166,10 @@ public sealed partial class TaskWorker
                 input = new ExecutionSucceeded(c.Output ?? NullJson);
                 break;
             case ActivityResult.Failed { Retryable: true } f when retriesLeft:
-                await RetryOrLoseAsync(task, f.Error, ct);
+                await RetryOrLoseAsync(task, f.Error, f.RetryAfter, ct);
                 return;
             case ActivityResult.OutcomeUnknown u when retriesLeft:
-                await RetryOrLoseAsync(task, u.Reason, ct);
+                await RetryOrLoseAsync(task, u.Reason, after: null, ct);
                 return;
             case ActivityResult.Failed f:
                 input = new ExecutionFailed(f.Error);
@@ -196,7 +196,7 @@ public sealed partial class TaskWorker
         var updated = result switch
         {
             ActivityResult.Completed => await _queue.FinishAsync(task.Fence, "done", null, ct),
-            ActivityResult.Failed { Retryable: true } f when retriesLeft => await _queue.RetryLaterAsync(task.Fence, f.Error, Options(task), ct),
+            ActivityResult.Failed { Retryable: true } f when retriesLeft => await _queue.RetryLaterAsync(task.Fence, f.Error, Options(task), f.RetryAfter, ct),
             ActivityResult.OutcomeUnknown u when retriesLeft && !task.AtMostOnce => await _queue.RetryLaterAsync(task.Fence, u.Reason, Options(task), ct),
             ActivityResult.Failed f => await _queue.FinishAsync(task.Fence, "dead", f.Error, ct),
             ActivityResult.OutcomeUnknown u => await _queue.FinishAsync(task.Fence, "dead", u.Reason, ct),
@@ -208,9 +208,9 @@ public sealed partial class TaskWorker
         }
     }
 
-    private async Task RetryOrLoseAsync(ClaimedTask task, string error, CancellationToken ct)
+    private async Task RetryOrLoseAsync(ClaimedTask task, string error, TimeSpan? after, CancellationToken ct)
     {
-        if (!await _queue.RetryLaterAsync(task.Fence, error, Options(task), ct))
+        if (!await _queue.RetryLaterAsync(task.Fence, error, Options(task), after, ct))
         {
             throw new LeaseLostException(task.Id);
         }

@@ -49,6 +49,75 @@ public sealed class TaskQueueTests
         Assert.Equal("3:still broken", await Db.ScalarAsync<string>(db, "SELECT attempt || ':' || last_error FROM wf_task WHERE dedup_key = 'probe-1'"));
     }
 
+    [Fact]
+    public async Task RetryLater_WithRetryAfter_RunsAfterThatDelayInsteadOfBackoff()
+    {
+        var db = await TestPostgres.CreateDatabaseAsync(nameof(TaskQueueTests));
+        await using var api = await TestNode.StartAsync(db, o => o.RunWorker = false);
+        await api.Runtime.StartAsync("k", TestRequests.Create());
+        await using var dataSource = NpgsqlDataSource.Create(db);
+        var queue = new TaskQueue(dataSource);
+        var options = new ActivityOptions { BaseDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(20) };
+
+        var (claimed, _) = await queue.ClaimAsync(1, "t", ["notify"], TimeSpan.FromSeconds(30), CancellationToken.None);
+        var task = Assert.Single(claimed);
+        Assert.True(await queue.RetryLaterAsync(task.Fence, "429", options, TimeSpan.FromSeconds(42), CancellationToken.None));
+        var delay = await Db.ScalarAsync<double>(db, "SELECT extract(epoch FROM run_at - now())::float8 FROM wf_task WHERE id = $1", task.Id);
+
+        Assert.InRange(delay, 41.5, 42.0);
+    }
+
+    [Fact]
+    public async Task Activity_AsksToRetryAfter_NextAttemptWaitsThatLong()
+    {
+        var db = await TestPostgres.CreateDatabaseAsync(nameof(TaskQueueTests));
+        var probe = new ThrottledActivity();
+        await using var node = await TestNode.StartAsync(db, o => o.PollInterval = TimeSpan.FromMilliseconds(50), services: s => s.AddSingleton<IActivity>(probe));
+        var id = (await node.Runtime.StartAsync("k", TestRequests.Create())).Workflow.Id;
+        await Db.ExecuteAsync(db, "INSERT INTO wf_task (wf_id, kind, dedup_key, at_most_once, max_attempts) VALUES ($1, 'throttled', 'throttled-1', false, 5)", id);
+
+        await Db.WaitUntilAsync(
+            async () => await Db.ScalarAsync<string>(db, "SELECT state FROM wf_task WHERE dedup_key = 'throttled-1'") == "done",
+            TimeSpan.FromSeconds(20), "the throttled task is done");
+
+        var attempts = probe.Attempts;
+        Assert.Equal(2, attempts.Count);
+        // The kind's own backoff would retry after 10-20 ms; the activity asked for 1.5 s.
+        Assert.InRange((attempts[1] - attempts[0]).TotalSeconds, 1.45, 5);
+    }
+
+    private sealed class ThrottledActivity : IActivity
+    {
+        private readonly List<DateTimeOffset> _attempts = [];
+
+        public List<DateTimeOffset> Attempts
+        {
+            get
+            {
+                lock (_attempts)
+                {
+                    return [.. _attempts];
+                }
+            }
+        }
+
+        public string Kind => "throttled";
+
+        public ActivityOptions Options { get; } = new() { MaxAttempts = 5, BaseDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(20) };
+
+        public Task<ActivityResult> RunAsync(ActivityContext context, CancellationToken cancellationToken)
+        {
+            lock (_attempts)
+            {
+                _attempts.Add(DateTimeOffset.UtcNow);
+            }
+
+            return Task.FromResult(context.Attempt == 1
+                ? ActivityResult.RetryLater("429 Too Many Requests", TimeSpan.FromSeconds(1.5))
+                : ActivityResult.Success());
+        }
+    }
+
     private sealed class FailingActivity : IActivity
     {
         private int _calls;
