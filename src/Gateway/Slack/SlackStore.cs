@@ -9,7 +9,7 @@ internal sealed record SlackMessageRow(string Target, string Channel, string Ts,
 /// <summary>A click refused before it reached the approval (see the slack_refusal table).</summary>
 internal sealed record SlackRefusal(Guid? ApprovalId, string? TeamId, string UserId, string? Email, string Action, string Reason);
 
-/// <summary>The Slack tables (migration 0004): messages per approval, deliveries seen, refused clicks.</summary>
+/// <summary>The Slack tables (migration 0005): messages per approval, deliveries seen, refused clicks.</summary>
 internal sealed class SlackStore(NpgsqlDataSource dataSource)
 {
     // One lock per approval: notify tasks of the same approval run one at a time, so two of them never both post a
