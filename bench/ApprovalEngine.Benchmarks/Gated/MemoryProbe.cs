@@ -7,17 +7,23 @@ using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 namespace ApprovalEngine.Benchmarks.Gated;
 
-/// <summary>A .NET process's memory at one moment, right after a full garbage collection: bytes.</summary>
-public sealed record MemoryReading(long Rss, long RssAnonymous, long GcHeap, long GcHandles)
+/// <summary>
+/// A .NET process's memory right after a full garbage collection, in bytes: resident set (all, anonymous), the GC
+/// heap's live objects (what survived that GC), the heap's size (live objects and the free space between them),
+/// and the count of GC handles.
+/// </summary>
+public sealed record MemoryReading(long Rss, long RssAnonymous, long GcLive, long GcHeap, long GcHandles)
 {
-    public static MemoryReading operator -(MemoryReading after, MemoryReading before) =>
-        new(after.Rss - before.Rss, after.RssAnonymous - before.RssAnonymous, after.GcHeap - before.GcHeap, after.GcHandles - before.GcHandles);
+    public static MemoryReading operator -(MemoryReading after, MemoryReading before) => new(
+        after.Rss - before.Rss, after.RssAnonymous - before.RssAnonymous, after.GcLive - before.GcLive, after.GcHeap - before.GcHeap, after.GcHandles - before.GcHandles);
+
+    public MemoryReading Per(int count) => new(Rss / count, RssAnonymous / count, GcLive / count, GcHeap / count, GcHandles / count);
 }
 
 /// <summary>
 /// Reads a .NET child process's memory from outside, without an endpoint in the product: a full, blocking GC is
 /// induced through the runtime's diagnostics port (an EventPipe session with the GCHeapCollect keyword, as
-/// dotnet-gcdump does), the GC heap's size after it comes from that GC's heap statistics event, and the resident
+/// dotnet-gcdump does), the live bytes and the heap's size after it come from that GC's heap statistics event, and the resident
 /// set (all of it, and its anonymous part: heap, stacks, native allocations) from /proc/&lt;pid&gt;/status.
 /// </summary>
 public static class MemoryProbe
@@ -26,13 +32,13 @@ public static class MemoryProbe
 
     public static async Task<MemoryReading> ReadAsync(int pid, CancellationToken ct)
     {
-        var (heap, handles) = await CollectAsync(pid, ct);
+        var (live, heap, handles) = await CollectAsync(pid, ct);
         var status = File.ReadAllLines($"/proc/{pid}/status");
-        return new MemoryReading(Kilobytes(status, "VmRSS:") * 1024, Kilobytes(status, "RssAnon:") * 1024, heap, handles);
+        return new MemoryReading(Kilobytes(status, "VmRSS:") * 1024, Kilobytes(status, "RssAnon:") * 1024, live, heap, handles);
     }
 
-    /// <summary>Induces a full GC in <paramref name="pid"/> and returns its heap size and GC handle count after it.</summary>
-    private static async Task<(long Heap, long Handles)> CollectAsync(int pid, CancellationToken ct)
+    /// <summary>Induces a full GC in <paramref name="pid"/>; what survived it in every generation, the heap's size after it, and the GC handles.</summary>
+    private static async Task<(long Live, long Heap, long Handles)> CollectAsync(int pid, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(Timeout);
@@ -41,14 +47,16 @@ public static class MemoryProbe
         using var session = await client.StartEventPipeSessionAsync(
             [new EventPipeProvider(ClrTraceEventParser.ProviderName, EventLevel.Informational, keywords)], requestRundown: false, circularBufferMB: 16, deadline.Token);
         using var source = new EventPipeEventSource(session.EventStream);
-        var after = new TaskCompletionSource<(long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var after = new TaskCompletionSource<(long, long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var induced = false;
         source.Clr.GCStart += e => induced |= e.Reason == GCReason.Induced && e.Depth == 2;
         source.Clr.GCHeapStats += e =>
         {
             if (induced)
             {
-                after.TrySetResult((e.TotalHeapSize, e.GCHandleCount));
+                // In a full GC, the bytes promoted out of (or surviving in) each generation are all the live objects.
+                var live = e.TotalPromotedSize0 + e.TotalPromotedSize1 + e.TotalPromotedSize2 + e.TotalPromotedSize3 + e.TotalPromotedSize4;
+                after.TrySetResult((live, e.TotalHeapSize, e.GCHandleCount));
             }
         };
         var processing = Task.Run(source.Process, CancellationToken.None);
