@@ -13,7 +13,7 @@ public static class GatedBenchmark
 {
     private static readonly TimeSpan ListedTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan SampleTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan SampleBudget = TimeSpan.FromSeconds(40);
+    private static readonly TimeSpan SampleBudget = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ReferenceDuration = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan WarmUpDuration = TimeSpan.FromSeconds(5);
 
@@ -74,8 +74,7 @@ public static class GatedBenchmark
                 var calls = new HeldCalls(gated);
                 await WarmUpAsync(settings, cluster, calls, gated, approver, ct);
                 await ReferenceAsync(settings, database, direct, ungated, report, ct);
-                report.SameNode = await DecisionLatencyAsync("2", "same node: held on A, approved on A", settings, calls, approver, cluster.A.BaseUrl, queue, ct);
-                report.CrossNode = await DecisionLatencyAsync("3", "across nodes: held on A, approved on B", settings, calls, approver, cluster.B.BaseUrl, queue, ct);
+                (report.SameNode, report.CrossNode) = await DecisionLatencyAsync(settings, calls, approver, cluster, queue, ct);
                 await EndToEndAsync(settings, cluster, calls, gated, approver, database.ClusterPid, report, ct);
             }
 
@@ -139,42 +138,48 @@ public static class GatedBenchmark
     }
 
     /// <summary>
-    /// Steps 2 and 3: sequential samples, each on a quiet queue (as a person's decision, seconds after the request,
-    /// would find it): hold a call on A, send approve to <paramref name="node"/>, time until the held call returns.
+    /// Step 2: sequential samples, each on a quiet queue (as a person's decision, seconds after the request, would
+    /// find it): hold a call on A, send approve to A (same node) or to B (across nodes), alternating so that both
+    /// see the same conditions, and time until the held call returns.
     /// </summary>
-    private static async Task<DecisionFigures> DecisionLatencyAsync(
-        string step, string what, GatedSettings settings, HeldCalls calls, Approver approver, Uri node, QueueProbe queue, CancellationToken ct)
+    private static async Task<(DecisionFigures SameNode, DecisionFigures CrossNode)> DecisionLatencyAsync(
+        GatedSettings settings, HeldCalls calls, Approver approver, GatedCluster cluster, QueueProbe queue, CancellationToken ct)
     {
-        GatedReport.Heading(step, Report.Invariant($"Decision → result, {what} ({settings.Samples} samples after {settings.WarmupSamples} unrecorded, sequential)"));
-        var toResult = new List<long>(settings.Samples);
-        var toAnswer = new List<long>(settings.Samples);
+        GatedReport.Heading("2", Report.Invariant(
+            $"Decision → result: held on A, approved on A or on B in turn ({settings.Samples} samples each after {settings.WarmupSamples} unrecorded, sequential)"));
+        var samples = new[] { new List<DecisionTiming>(settings.Samples), new List<DecisionTiming>(settings.Samples) };
         var begun = Stopwatch.GetTimestamp();
-        for (var i = 0; i < settings.WarmupSamples + settings.Samples && Stopwatch.GetElapsedTime(begun) < SampleBudget; i++)
+        for (var i = 0; i < 2 * (settings.WarmupSamples + settings.Samples) && Stopwatch.GetElapsedTime(begun) < SampleBudget; i++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(SampleTimeout);
+            var node = i % 2 == 0 ? cluster.A : cluster.B;
             var held = await calls.HoldAsync(0, timeout.Token);
             await queue.WaitUntilIdleAsync(timeout.Token);
-            var timing = await HeldCalls.DecideAsync(held, approver, node, Approver.Approve, timeout.Token);
+            var timing = await HeldCalls.DecideAsync(held, approver, node.BaseUrl, Approver.Approve, timeout.Token);
             await queue.WaitUntilIdleAsync(timeout.Token);
-            if (i >= settings.WarmupSamples)
+            if (i >= 2 * settings.WarmupSamples)
             {
-                toResult.Add(timing.ToResult);
-                toAnswer.Add(timing.ToDecisionAnswer);
+                samples[i % 2].Add(timing);
             }
         }
 
-        var figures = new DecisionFigures(LatencySummary.FromTicks(toResult), LatencySummary.FromTicks(toAnswer));
-        GatedReport.Note($"{"approve sent → held call returns",-44} {figures.ToResult}");
-        GatedReport.Note($"{"approve sent → approve answered (200)",-44} {figures.ToDecisionAnswer}");
-        return figures;
+        var figures = samples.Select(s => new DecisionFigures(
+            LatencySummary.FromTicks([.. s.Select(t => t.ToResult)]), LatencySummary.FromTicks([.. s.Select(t => t.ToDecisionAnswer)]))).ToArray();
+        foreach (var (what, f) in (ReadOnlySpan<(string, DecisionFigures)>)[("same node", figures[0]), ("across nodes", figures[1])])
+        {
+            GatedReport.Note($"{$"{what}: approve sent → held call returns",-52} {f.ToResult}");
+            GatedReport.Note($"{$"{what}: approve sent → approve answered (200)",-52} {f.ToDecisionAnswer}");
+        }
+
+        return (figures[0], figures[1]);
     }
 
-    /// <summary>Step 4: closed loop, every client a session of its own on A: hold a call, approve it on A, wait for its result.</summary>
+    /// <summary>Step 3: closed loop, every client a session of its own on A: hold a call, approve it on A, wait for its result.</summary>
     private static async Task EndToEndAsync(
         GatedSettings settings, GatedCluster cluster, HeldCalls calls, McpTarget gated, Approver approver, int? postmaster, GatedReport report, CancellationToken ct)
     {
-        GatedReport.Heading("4", Report.Invariant(
+        GatedReport.Heading("3", Report.Invariant(
             $"End to end: {settings.Clients} clients, each call → approve → result in a loop ({settings.SegmentDuration.TotalSeconds:0} s after {settings.Warmup.TotalSeconds:0} s warm-up)"));
         await gated.EnsureClientsAsync(settings.Clients, ct);
 
@@ -193,12 +198,12 @@ public static class GatedBenchmark
         GatedReport.Note(Report.Invariant($"{load.PerSecond:N1} approvals/s, cycle {load.Latency}; CPU per approval: {report.EndToEnd.CpuLine}"));
     }
 
-    /// <summary>Step 5: hold many calls at once on A, read its memory and the database before and after, then deny them all.</summary>
+    /// <summary>Step 4: hold many calls at once on A, read its memory and the database before and after, then deny them all.</summary>
     private static async Task<HoldFigures> HoldManyAsync(
         GatedSettings settings, GatedCluster cluster, Approver approver, GatedDatabase database, int? postmaster, CancellationToken ct)
     {
         var (n, sessions) = (settings.Held, settings.Sessions);
-        GatedReport.Heading("5", Report.Invariant($"{n:N0} gated calls held at once on A ({sessions} MCP sessions, one HTTP connection per call), then all denied"));
+        GatedReport.Heading("4", Report.Invariant($"{n:N0} gated calls held at once on A ({sessions} MCP sessions, one HTTP connection per call), then all denied"));
         var pid = cluster.A.Process.Pid;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(HoldTimeout(n));
@@ -225,13 +230,20 @@ public static class GatedBenchmark
         }
 
         var holdTime = Stopwatch.GetElapsedTime(begun);
+        var heldAt = Stopwatch.GetTimestamp();
         GatedReport.Note(Report.Invariant($"{n:N0} held in {holdTime.TotalSeconds:0.0} s ({n / holdTime.TotalSeconds:N0}/s); pending approvals in the database: {await database.PendingAsync(ct):N0}"));
         await Task.Delay(Settle, ct);
         var after = await MemoryProbe.ReadAsync(pid, ct);
         var tablesAfter = await database.SizesAsync(ct);
         GatedReport.Note(Report.Invariant($"held:   {GatedReport.Describe(after)}"));
 
-        // What holding costs while nothing happens: the waiters' safety-net polls, progress, timers.
+        // What holding costs while nothing happens: the waiters' safety-net polls, progress, timers. A backend that went
+        // idle reports its statistics up to 10 s later, so the window starts once the holding's own transactions are in.
+        if (StatsLag - Stopwatch.GetElapsedTime(heldAt) is { Ticks: > 0 } lag)
+        {
+            await Task.Delay(lag, ct);
+        }
+
         var meter = new CpuMeter(cluster.Upstream.Process, cluster.A.Process, postmaster);
         var (cpuBefore, transactionsBefore) = (meter.Read(), await database.TransactionsAsync(ct));
         await Task.Delay(IdleWindow, ct);
@@ -268,7 +280,8 @@ public static class GatedBenchmark
     private const int HoldParallelism = 64;
     private const int DenyParallelism = 16;
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan StatsLag = TimeSpan.FromSeconds(11);
 
     /// <summary>Holding and releasing must each go faster than 25 calls/s, or the run fails instead of running on.</summary>
     private static TimeSpan HoldTimeout(int held) => TimeSpan.FromSeconds(60 + (2 * held / 25.0));
