@@ -1,10 +1,11 @@
 using System.Runtime.InteropServices;
 using ApprovalEngine.Benchmarks;
+using ApprovalEngine.Benchmarks.Gated;
 using ApprovalEngine.Benchmarks.Gateway;
 using ApprovalEngine.Benchmarks.Policy;
 
-// Benchmarks of the runtime and of the gateway; every one is bounded in time and starts (and stops) what it measures.
-// `echo-upstream` is not a benchmark: it is the MCP server the gateway benchmark runs as its child process.
+// Benchmarks of the runtime, the gateway and gated calls; every one is bounded in time and starts (and stops) what it measures.
+// `echo-upstream` is not a benchmark: it is the MCP server the gateway and gated benchmarks run as their child process.
 // Ctrl-C and SIGTERM end the run the same way: in-flight work is cancelled and every child process is stopped by pid.
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -32,6 +33,10 @@ try
             var (gateway, gatewayError) = GatewaySettings.Parse(args);
             return gateway is null ? await UsageAsync(gatewayError) : await GatewayBenchmark.RunAsync(gateway, cancel.Token);
 
+        case GatedSettings.Name:
+            var (gated, gatedError) = GatedSettings.Parse(args);
+            return gated is null ? await UsageAsync(gatedError) : await GatedBenchmark.RunAsync(gated, cancel.Token);
+
         default:
             var (runtime, runtimeError) = BenchSettings.Parse(args);
             return runtime is null ? await UsageAsync(runtimeError) : await RuntimeBenchmark.RunAsync(runtime, cancel.Token);
@@ -45,6 +50,6 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 
 static async Task<int> UsageAsync(string? error)
 {
-    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}\n\n{GatewaySettings.Usage}\n\nUsage: ApprovalEngine.Benchmarks policy [BenchmarkDotNet options, e.g. --filter '*']");
+    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}\n\n{GatewaySettings.Usage}\n\n{GatedSettings.Usage}\n\nUsage: ApprovalEngine.Benchmarks policy [BenchmarkDotNet options, e.g. --filter '*']");
     return 2;
 }

@@ -36,14 +36,20 @@ public sealed class GatewayProcess : IAsyncDisposable
     public static string ToolName(string tool) => $"{UpstreamName}__{tool}";
 
     /// <param name="environment">Extra settings for the gateway, as environment variables (e.g. log levels).</param>
-    public static async Task<GatewayProcess> StartAsync(
-        Uri upstream, string connectionString, IReadOnlyDictionary<string, string> environment, string workDirectory, CancellationToken ct)
-    {
-        var key = ApiKeys.Generate();
+    public static Task<GatewayProcess> StartAsync(
+        Uri upstream, string connectionString, IReadOnlyDictionary<string, string> environment, string workDirectory, CancellationToken ct) =>
+        StartAsync(upstream, connectionString, environment, workDirectory, "gateway", ApiKeys.Generate(), "", ct);
 
+    /// <param name="name">Names its directory and log, so that several nodes can run side by side.</param>
+    /// <param name="key">The agent's key; nodes of one cluster share it.</param>
+    /// <param name="extraConfig">Top-level sections appended to the configuration (approvers, users, policy).</param>
+    public static async Task<GatewayProcess> StartAsync(
+        Uri upstream, string connectionString, IReadOnlyDictionary<string, string> environment, string workDirectory,
+        string name, string key, string extraConfig, CancellationToken ct)
+    {
         // A directory of its own, also its working directory: the gateway watches the configuration file (and
         // ASP.NET Core the content root), and a log written beside them would wake those watchers on every line.
-        var directory = Directory.CreateDirectory(Path.Combine(workDirectory, "gateway")).FullName;
+        var directory = Directory.CreateDirectory(Path.Combine(workDirectory, name)).FullName;
         var config = Path.Combine(directory, "gateway.yaml");
         await File.WriteAllTextAsync(config, $"""
             # Written by the gateway benchmark for one run.
@@ -59,16 +65,17 @@ public sealed class GatewayProcess : IAsyncDisposable
               {Bundle}:
                 upstreams: [{UpstreamName}]
                 agents: [{Agent}]
-            """, ct);
+
+            """ + extraConfig, ct);
 
         var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
         var process = ChildProcess.Start(
-            "gateway",
+            name,
             Executables.Dotnet,
             [typeof(ApiKeys).Assembly.Location, "--config", config, "--urls", baseUrl.ToString().TrimEnd('/')],
             directory,
             new Dictionary<string, string>(environment) { ["ConnectionStrings__ApprovalEngine"] = connectionString },
-            LogPath(workDirectory, "gateway"));
+            LogPath(workDirectory, name));
         var gateway = new GatewayProcess(process, baseUrl, key);
         try
         {

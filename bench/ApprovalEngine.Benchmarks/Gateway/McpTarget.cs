@@ -1,4 +1,5 @@
 using System.Net;
+using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -66,6 +67,14 @@ public sealed class McpTarget : IAsyncDisposable
         return true;
     }
 
+    /// <summary>
+    /// tools/call of the tool with these arguments on session <paramref name="client"/>, the result as it came: a
+    /// gated call's refusal is a result too, for the caller to judge. Progress notifications go to <paramref name="progress"/>.
+    /// </summary>
+    public async Task<CallToolResult> CallToolAsync(
+        int client, IReadOnlyDictionary<string, object?> arguments, IProgress<ProgressNotificationValue>? progress, CancellationToken ct) =>
+        await _clients[client].CallToolAsync(Tool, arguments, progress, cancellationToken: ct);
+
     public async Task<bool> PingAsync(int client, CancellationToken ct)
     {
         await _clients[client].PingAsync(cancellationToken: ct);
@@ -110,6 +119,8 @@ public sealed class McpTarget : IAsyncDisposable
             // Disposing the HttpClient below abandons what is left.
         }
 
+        // Idempotent: a benchmark may close its sessions early and leave the dispose at the end of the scope in place.
+        _clients.Clear();
         _http.Dispose();
     }
 
