@@ -1,3 +1,4 @@
+using ApprovalEngine.Gateway.Approvals;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -15,8 +16,6 @@ internal sealed class SlackStore(NpgsqlDataSource dataSource)
     // One lock per approval: notify tasks of the same approval run one at a time, so two of them never both post a
     // first card, and an older state never overwrites a newer one. A session lock rather than a transaction's, so each
     // message is saved (committed) the moment Slack has it; a crashed node's session ends and releases it.
-    private const string LockSql = "SELECT pg_advisory_lock(hashtextextended('slack:' || $1::text, 0))";
-    private const string UnlockSql = "SELECT pg_advisory_unlock(hashtextextended('slack:' || $1::text, 0))";
 
     private const string ReadSql = "SELECT target, channel, ts, version FROM slack_message WHERE approval_id = $1 ORDER BY posted_at, target";
 
@@ -41,17 +40,11 @@ internal sealed class SlackStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<MessageLock> LockAsync(Guid approvalId, CancellationToken ct)
     {
-        var connection = await dataSource.OpenConnectionAsync(ct);
+        var held = await ApprovalLock.AcquireAsync(dataSource, "slack", approvalId, ct);
         try
         {
-            await using (var lockCommand = new NpgsqlCommand(LockSql, connection))
-            {
-                lockCommand.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
-                await lockCommand.ExecuteNonQueryAsync(ct);
-            }
-
             var rows = new List<SlackMessageRow>();
-            await using (var read = new NpgsqlCommand(ReadSql, connection))
+            await using (var read = new NpgsqlCommand(ReadSql, held.Connection))
             {
                 read.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
                 await using var reader = await read.ExecuteReaderAsync(ct);
@@ -61,13 +54,11 @@ internal sealed class SlackStore(NpgsqlDataSource dataSource)
                 }
             }
 
-            return new MessageLock(approvalId, connection, rows);
+            return new MessageLock(held, rows);
         }
         catch
         {
-            // Closing a pooled connection does not end its session, so release the lock (if we got it) first.
-            await MessageLock.UnlockAsync(connection, approvalId);
-            await connection.DisposeAsync();
+            await held.DisposeAsync();
             throw;
         }
     }
@@ -96,14 +87,14 @@ internal sealed class SlackStore(NpgsqlDataSource dataSource)
     private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
 
     /// <summary>An approval's messages under its lock.</summary>
-    internal sealed class MessageLock(Guid approvalId, NpgsqlConnection connection, List<SlackMessageRow> rows) : IAsyncDisposable
+    internal sealed class MessageLock(ApprovalLock held, List<SlackMessageRow> rows) : IAsyncDisposable
     {
         public IReadOnlyList<SlackMessageRow> Messages => rows;
 
         public async Task SaveAsync(SlackMessageRow row, CancellationToken ct)
         {
-            await using var command = new NpgsqlCommand(SaveSql, connection);
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
+            await using var command = new NpgsqlCommand(SaveSql, held.Connection);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = held.ApprovalId });
             command.Parameters.Add(new NpgsqlParameter { Value = row.Target, NpgsqlDbType = NpgsqlDbType.Text });
             command.Parameters.Add(new NpgsqlParameter { Value = row.Channel, NpgsqlDbType = NpgsqlDbType.Text });
             command.Parameters.Add(new NpgsqlParameter { Value = row.Ts, NpgsqlDbType = NpgsqlDbType.Text });
@@ -111,26 +102,6 @@ internal sealed class SlackStore(NpgsqlDataSource dataSource)
             await command.ExecuteNonQueryAsync(ct);
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await UnlockAsync(connection, approvalId);
-            await connection.DisposeAsync();
-        }
-
-        internal static async Task UnlockAsync(NpgsqlConnection connection, Guid approvalId)
-        {
-            try
-            {
-                await using var unlock = new NpgsqlCommand(UnlockSql, connection);
-                unlock.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
-                await unlock.ExecuteNonQueryAsync(CancellationToken.None);
-            }
-            catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
-            {
-                // The lock may outlive us on this session: have the pool close its connections (this one included)
-                // instead of reusing them, which ends the session and releases the lock. Rare, and costs a reconnect.
-                NpgsqlConnection.ClearPool(connection);
-            }
-        }
+        public ValueTask DisposeAsync() => held.DisposeAsync();
     }
 }

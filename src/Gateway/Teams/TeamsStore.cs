@@ -1,3 +1,4 @@
+using ApprovalEngine.Gateway.Approvals;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -30,8 +31,6 @@ internal sealed class TeamsStore(NpgsqlDataSource dataSource)
     // Notify rounds of one approval run one at a time (the invoke handler's immediate update included), so two never
     // both post a first card and an older state never overwrites a newer one. A session lock: each message is saved
     // the moment Teams has it, and a crashed node's session ends and releases it.
-    private const string LockSql = "SELECT pg_advisory_lock(hashtextextended('teams:' || $1::text, 0))";
-    private const string UnlockSql = "SELECT pg_advisory_unlock(hashtextextended('teams:' || $1::text, 0))";
 
     private const string ReadMessagesSql = """
         SELECT target, service_url, conversation_id, activity_id, version FROM teams_message WHERE approval_id = $1 ORDER BY posted_at, target
@@ -120,17 +119,11 @@ internal sealed class TeamsStore(NpgsqlDataSource dataSource)
     /// <summary>Takes the approval's message lock and reads its messages; disposing releases the lock.</summary>
     public async Task<MessageLock> LockAsync(Guid approvalId, CancellationToken ct)
     {
-        var connection = await dataSource.OpenConnectionAsync(ct);
+        var held = await ApprovalLock.AcquireAsync(dataSource, "teams", approvalId, ct);
         try
         {
-            await using (var lockCommand = new NpgsqlCommand(LockSql, connection))
-            {
-                lockCommand.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
-                await lockCommand.ExecuteNonQueryAsync(ct);
-            }
-
             var rows = new List<TeamsMessageRow>();
-            await using (var read = new NpgsqlCommand(ReadMessagesSql, connection))
+            await using (var read = new NpgsqlCommand(ReadMessagesSql, held.Connection))
             {
                 read.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
                 await using var reader = await read.ExecuteReaderAsync(ct);
@@ -140,12 +133,11 @@ internal sealed class TeamsStore(NpgsqlDataSource dataSource)
                 }
             }
 
-            return new MessageLock(approvalId, connection, rows);
+            return new MessageLock(held, rows);
         }
         catch
         {
-            await MessageLock.UnlockAsync(connection, approvalId);
-            await connection.DisposeAsync();
+            await held.DisposeAsync();
             throw;
         }
     }
@@ -153,14 +145,14 @@ internal sealed class TeamsStore(NpgsqlDataSource dataSource)
     private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
 
     /// <summary>An approval's messages under its lock.</summary>
-    internal sealed class MessageLock(Guid approvalId, NpgsqlConnection connection, List<TeamsMessageRow> rows) : IAsyncDisposable
+    internal sealed class MessageLock(ApprovalLock held, List<TeamsMessageRow> rows) : IAsyncDisposable
     {
         public IReadOnlyList<TeamsMessageRow> Messages => rows;
 
         public async Task SaveAsync(TeamsMessageRow row, CancellationToken ct)
         {
-            await using var command = new NpgsqlCommand(SaveMessageSql, connection);
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
+            await using var command = new NpgsqlCommand(SaveMessageSql, held.Connection);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = held.ApprovalId });
             command.Parameters.Add(Text(row.Target));
             command.Parameters.Add(Text(row.ServiceUrl));
             command.Parameters.Add(Text(row.ConversationId));
@@ -169,25 +161,6 @@ internal sealed class TeamsStore(NpgsqlDataSource dataSource)
             await command.ExecuteNonQueryAsync(ct);
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await UnlockAsync(connection, approvalId);
-            await connection.DisposeAsync();
-        }
-
-        internal static async Task UnlockAsync(NpgsqlConnection connection, Guid approvalId)
-        {
-            try
-            {
-                await using var unlock = new NpgsqlCommand(UnlockSql, connection);
-                unlock.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
-                await unlock.ExecuteNonQueryAsync(CancellationToken.None);
-            }
-            catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
-            {
-                // The lock may outlive us on this session: closing the pool's connections ends the session and frees it.
-                NpgsqlConnection.ClearPool(connection);
-            }
-        }
+        public ValueTask DisposeAsync() => held.DisposeAsync();
     }
 }
