@@ -56,6 +56,7 @@ try
     builder.Services.AddSlackApprovals();
     builder.Services.AddMcpEndpoint();
     builder.Services.AddHumanAuthentication();
+    builder.Services.AddHumanRefusalAudit();
     builder.Services.AddHealthEndpoints();
 
     var app = builder.Build();

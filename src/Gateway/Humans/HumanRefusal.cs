@@ -14,6 +14,9 @@ public enum RefusalReason
 
     /// <summary>A valid token of a person without any of the roles the endpoint needs (403).</summary>
     MissingRole,
+
+    /// <summary>A person with the role, refused this one resource: not an approver of that approval, or their own agent's request (403).</summary>
+    NotPermitted,
 }
 
 /// <summary>One refused request, as logged and handed to every <see cref="IHumanRefusalObserver"/>. It never holds the token.</summary>
@@ -24,7 +27,7 @@ public sealed record HumanRefusal
     public required RefusalReason Reason { get; init; }
 
     /// <summary>401 or 403.</summary>
-    public int Status => Reason == RefusalReason.MissingRole ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized;
+    public int Status => Reason is RefusalReason.MissingRole or RefusalReason.NotPermitted ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized;
 
     public required string Method { get; init; }
 
@@ -33,11 +36,14 @@ public sealed record HumanRefusal
 
     public string? RemoteAddress { get; init; }
 
-    /// <summary>The authenticated person, for <see cref="RefusalReason.MissingRole"/>; null when nobody was authenticated.</summary>
+    /// <summary>The authenticated person, for <see cref="RefusalReason.MissingRole"/> and <see cref="RefusalReason.NotPermitted"/>; null when nobody was authenticated.</summary>
     public string? Email { get; init; }
 
     /// <summary>The roles the endpoint accepts (any one of them); empty when it takes any authenticated person.</summary>
     public IReadOnlyList<Role> RequiredRoles { get; init; } = [];
+
+    /// <summary>For <see cref="RefusalReason.NotPermitted"/>: what was refused and why, in words for the person and the audit.</summary>
+    public string? Detail { get; init; }
 }
 
 /// <summary>

@@ -8,14 +8,20 @@ namespace ApprovalEngine.Gateway.Humans;
 /// <see cref="IHumanRefusalObserver"/> is told, and the answer is made: 401 with a Bearer challenge, or 403, both
 /// with an <c>application/problem+json</c> body.
 /// </summary>
-internal sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> observers, TimeProvider time, ILogger<HumanRefusals> logger)
+public sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> observers, TimeProvider time, ILogger<HumanRefusals> logger)
 {
     private readonly IHumanRefusalObserver[] observers = [.. observers];
 
-    /// <param name="human">The authenticated person, for <see cref="RefusalReason.MissingRole"/>.</param>
+    /// <param name="human">The authenticated person, for <see cref="RefusalReason.MissingRole"/> and <see cref="RefusalReason.NotPermitted"/>.</param>
     /// <param name="required">The roles the endpoint accepts, any one of them; empty for any person.</param>
-    public async ValueTask<IResult> RefuseAsync(HttpContext context, RefusalReason reason, Human? human, IReadOnlyList<Role> required)
+    /// <param name="detail">For <see cref="RefusalReason.NotPermitted"/>: what was refused and why; it is the answer's detail.</param>
+    public async ValueTask<IResult> RefuseAsync(HttpContext context, RefusalReason reason, Human? human, IReadOnlyList<Role> required, string? detail = null)
     {
+        if (reason == RefusalReason.NotPermitted && (human is null || string.IsNullOrWhiteSpace(detail)))
+        {
+            throw new ArgumentException("A NotPermitted refusal names the person and says why.", nameof(detail));
+        }
+
         var refusal = new HumanRefusal
         {
             At = time.GetUtcNow(),
@@ -25,6 +31,7 @@ internal sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> o
             RemoteAddress = context.Connection.RemoteIpAddress?.ToString(),
             Email = human?.Email,
             RequiredRoles = required,
+            Detail = detail,
         };
         Log(refusal, human);
         await NotifyAsync(context, refusal);
@@ -44,6 +51,9 @@ internal sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> o
                 break;
             case RefusalReason.AgentKey:
                 LogAgentKey(refusal.Method, refusal.Path, remote);
+                break;
+            case RefusalReason.NotPermitted:
+                LogNotPermitted(refusal.Method, refusal.Path, refusal.Email ?? "unknown", remote, refusal.Detail ?? "");
                 break;
             default:
                 LogMissingRole(refusal.Method, refusal.Path, refusal.Email ?? "unknown", remote, Needed(refusal.RequiredRoles), RoleNames.Join(human?.Roles ?? []));
@@ -84,6 +94,8 @@ internal sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> o
                 context.Response.Headers.WWWAuthenticate = Bearer.Challenge("Agent API keys are not accepted here; use a user token.");
                 return Results.Problem(statusCode: refusal.Status, title: Unauthorized,
                     detail: $"This is an agent API key ({ApiKeys.Prefix}...); this endpoint is for people, with a user token ({UserTokens.Prefix}...).");
+            case RefusalReason.NotPermitted:
+                return Results.Problem(statusCode: refusal.Status, title: "Forbidden", detail: refusal.Detail);
             default:
                 return Results.Problem(statusCode: refusal.Status, title: "Forbidden",
                     detail: $"This needs {Needed(refusal.RequiredRoles)}; {refusal.Email} has: {RoleNames.Join(human?.Roles ?? [])}.",
@@ -105,6 +117,9 @@ internal sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> o
 
     [LoggerMessage(3503, LogLevel.Warning, "Refused {Method} {Path} to {Email} from {RemoteAddress}: it needs {Required}; the user has: {Roles}")]
     private partial void LogMissingRole(string method, string path, string email, string remoteAddress, string required, string roles);
+
+    [LoggerMessage(3505, LogLevel.Warning, "Refused {Method} {Path} to {Email} from {RemoteAddress}: {Detail}")]
+    private partial void LogNotPermitted(string method, string path, string email, string remoteAddress, string detail);
 
     [LoggerMessage(3504, LogLevel.Error, "A refusal observer failed for {Method} {Path}; the request was refused all the same")]
     private partial void LogObserverFailed(string method, string path, Exception exception);

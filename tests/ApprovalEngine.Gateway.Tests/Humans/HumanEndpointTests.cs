@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace ApprovalEngine.Gateway.Tests.Humans;
 
@@ -94,6 +95,34 @@ public sealed class HumanEndpointTests : IAsyncLifetime
         Assert.Contains(logs.Entries, entry => entry.Contains(" 3503: Refused GET /test-humans/admin to alice@example.com", StringComparison.Ordinal));
         Assert.DoesNotContain(logs.Entries, entry => entry.Contains(alice, StringComparison.Ordinal));
         Assert.Contains(observer.Refusals, refusal => refusal is { Reason: RefusalReason.MissingRole, Email: "alice@example.com" });
+    }
+
+    [Fact]
+    public async Task Get_Refused_IsRecordedInHumanRefusalWithoutTheToken()
+    {
+        var wrong = UserTokens.Generate();
+        using (await client.SendAsync(Get("test-humans/admin?x=1", alice)))
+        using (await client.SendAsync(Get("test-humans/approvals", wrong)))
+        {
+        }
+
+        await using var connection = new NpgsqlConnection(gateway.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT reason, status, method, path, email, required_roles, detail FROM human_refusal ORDER BY id", connection);
+        var rows = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                rows.Add(string.Join('|', reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3),
+                    reader.IsDBNull(4) ? "-" : reader.GetString(4), string.Join(',', reader.GetFieldValue<string[]>(5)), reader.IsDBNull(6) ? "-" : reader.GetString(6)));
+            }
+        }
+
+        Assert.Contains("missing_role|403|GET|/test-humans/admin|alice@example.com|admin|-", rows);
+        Assert.Contains("invalid_token|401|GET|/test-humans/approvals|-|approver|-", rows);
+        Assert.DoesNotContain(rows, row => row.Contains(wrong, StringComparison.Ordinal) || row.Contains(alice, StringComparison.Ordinal));
     }
 
     [Fact]
