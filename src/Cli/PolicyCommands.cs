@@ -78,7 +78,8 @@ internal static class PolicyCommands
             {
                 var index = Output.Text(step, "index");
                 var line = Output.Text(step, "line") is { } number and not "0" ? $" (line {number})" : "";
-                writer.WriteLine($"  {(index == "0" ? "default" : $"{index}.")} {Output.Cell(step, "rule")}{line}: {Output.Cell(step, "effect")}");
+                var name = index == "0" ? "the default" : $"{index}. {Output.Cell(step, "rule")}";
+                writer.WriteLine($"  {name}{line}: {Output.Cell(step, "effect")}");
                 if (Output.Get(step, "checks") is JsonArray checks)
                 {
                     foreach (var check in checks)
