@@ -25,12 +25,12 @@ internal static class AuditCommands
         var tool = Filter("--tool", "Upstream tool name (as the upstream names it, e.g. write_file)");
         var toolName = Filter("--tool-name", "Tool calls: the name the agent called (e.g. fs__write_file)");
         var upstream = Filter("--upstream", "Tool calls: upstream");
-        var decision = Filter("--decision", "Tool calls: allow, deny, approve, grant, rate_limited...");
+        var decision = Filter("--decision", "Tool calls: allow, deny, approve, rate_limit, grant or error");
         var rule = Filter("--rule", "Tool calls: the policy rule that decided (default for the policy's default)");
-        var outcome = Filter("--outcome", "Tool calls: ok, error, denied, expired...");
+        var outcome = Filter("--outcome", "Tool calls: ok, tool_error, upstream_error, timeout, denied, rate_limited, pending, cancelled...");
         var approval = Filter("--approval", "Tool calls: the approval id");
         var approver = Filter("--approver", "Workflows: an approver's email");
-        var status = Filter("--status", "Workflows: pending, approved, denied, expired, completed...");
+        var status = Filter("--status", "Workflows: all (default), open, or one status: pending, approved, denied, expired, completed...");
         var from = Filter("--from", "First instant included (ISO 8601, UTC unless it says otherwise)");
         var to = Filter("--to", "Instant where the range ends, excluded");
         var limit = Paging.LimitOption("Records per page (the gateway's default: 100)");
@@ -120,7 +120,7 @@ internal static class AuditCommands
 
             var workflows = Output.Get(report, "workflows");
             var toolCalls = Output.Get(report, "toolCalls");
-            var broken = Broken("workflow", workflows).Concat(Broken("tool calls", toolCalls)).ToList();
+            var broken = Broken("workflow", workflows).Concat(Broken("tool-call stream", toolCalls)).ToList();
             if (broken.Count > 0)
             {
                 Output.Table(context.Out, ["KIND", "ID", "BROKEN AT", "PROBLEM"], broken);
@@ -133,14 +133,24 @@ internal static class AuditCommands
         return command;
     }
 
+    /// <summary>
+    /// Rows for broken chains: a workflow names its first bad event; a tool-call stream lists its problems, of which
+    /// the first is shown with the count.
+    /// </summary>
     private static IEnumerable<IReadOnlyList<string>> Broken(string kind, JsonNode? section) =>
         Output.Get(section, "broken") is JsonArray broken
-            ? broken.Select(b => (IReadOnlyList<string>)
-            [
-                kind,
-                Output.Text(b, "approvalId") ?? Output.Text(b, "streamId") ?? Output.Text(b, "stream") ?? Output.Cell(b, "id"),
-                Output.Text(b, "brokenAt") ?? Output.Cell(b, "seq"),
-                Output.Cell(b, "problem"),
-            ])
+            ? broken.Select(b =>
+            {
+                var problems = Output.Get(b, "problems") as JsonArray;
+                var first = problems?.FirstOrDefault();
+                var more = Output.Text(b, "problemCount") is { } count and not "1" ? $" ({count} problems)" : "";
+                return (IReadOnlyList<string>)
+                [
+                    kind,
+                    Output.Text(b, "approvalId") ?? Output.Cell(b, "streamId"),
+                    Output.Text(b, "brokenAt") ?? Output.Cell(first, "seq"),
+                    (Output.Text(b, "problem") ?? Output.Text(first, "detail") ?? "-") + more,
+                ];
+            })
             : [];
 }
