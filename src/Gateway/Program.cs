@@ -30,6 +30,12 @@ if (NewSecretCommand.Matches(args))
     return NewSecretCommand.Run(args, Console.Out, Console.Error);
 }
 
+// `probe [url]` asks a running gateway whether it is ready, for container healthchecks, and exits.
+if (ProbeCommand.Matches(args))
+{
+    return await ProbeCommand.RunAsync(args, Console.Out, Console.Error);
+}
+
 try
 {
     var builder = WebApplication.CreateBuilder(args);
