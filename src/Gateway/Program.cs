@@ -9,6 +9,7 @@ using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Quickstart;
 using ApprovalEngine.Gateway.Security;
 using ApprovalEngine.Gateway.Stdio;
+using ApprovalEngine.Gateway.Telemetry;
 using ApprovalEngine.Gateway.Upstreams;
 using ApprovalEngine.Gateway.Verification;
 
@@ -64,6 +65,7 @@ try
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHumanRefusalAudit();
     builder.Services.AddHealthEndpoints();
+    builder.Services.AddTelemetry(builder.Configuration);
 
     var app = builder.Build();
     app.MapHealthEndpoints();

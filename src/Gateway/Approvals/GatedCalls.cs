@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -129,6 +130,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
             EscalateTo = spec.Escalation is { } escalation ? Stage(snapshot.Config, escalation.Approvers, escalation.Timeout) : null,
             AllowEditedArguments = spec.AllowEdits,
             ToolIdempotent = decision.ToolIdempotent,
+            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
         };
 
         // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.

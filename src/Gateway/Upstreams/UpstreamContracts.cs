@@ -88,6 +88,9 @@ public sealed class UpstreamUnavailableException(string upstream, string message
     : Exception(message, inner)
 {
     public string Upstream { get; } = upstream;
+
+    /// <summary>The upstream's timeout passed (it did not become ready, or did not answer, in time).</summary>
+    public bool TimedOut { get; init; }
 }
 
 /// <summary>The gateway's view of every upstream MCP server (implemented by <c>UpstreamPool</c>).</summary>

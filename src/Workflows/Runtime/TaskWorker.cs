@@ -102,6 +102,7 @@ public sealed partial class TaskWorker
 
     private async Task RunOneAsync(ClaimedTask task, CancellationToken abortToken)
     {
+        using var span = WorkflowTelemetry.StartTask(task);
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
         using var stopHeartbeat = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(task.Fence, leaseLost, stopHeartbeat.Token);
@@ -123,15 +124,18 @@ public sealed partial class TaskWorker
         }
         catch (LeaseLostException)
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "lease lost");
             LogLeaseLost(task.Id, task.Kind);
         }
         catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "lease lost");
             LogLeaseLost(task.Id, task.Kind);
         }
         catch (Exception e)
         {
             // Infrastructure failure (database down, bug): the lease expires and the reaper decides what is safe.
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name);
             LogTaskCrashed(e, task.Id, task.Kind);
         }
         finally
@@ -223,7 +227,13 @@ public sealed partial class TaskWorker
         var activity = _activities.Find(task.Kind) ?? throw new InvalidOperationException($"No activity is registered for task kind '{task.Kind}'.");
         try
         {
-            return await activity.RunAsync(new ActivityContext(task.Id, task.WorkflowId, task.Kind, task.Attempt, task.MaxAttempts, task.Args, workflow.State, workflow.Version), ct);
+            var result = await activity.RunAsync(new ActivityContext(task.Id, task.WorkflowId, task.Kind, task.Attempt, task.MaxAttempts, task.Args, workflow.State, workflow.Version), ct);
+            if (result is not ActivityResult.Completed)
+            {
+                System.Diagnostics.Activity.Current?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.GetType().Name);
+            }
+
+            return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -15,13 +15,16 @@ public sealed partial class WorkflowRuntime
     private readonly WorkflowStore _store;
     private readonly WakeupHub _hub;
     private readonly WorkflowRuntimeOptions _options;
+    private readonly WorkflowMetrics _metrics;
     private readonly ILogger _logger;
 
-    public WorkflowRuntime(NpgsqlDataSource dataSource, WakeupHub hub, ActivityRegistry activities, IOptions<WorkflowRuntimeOptions> options, ILogger<WorkflowRuntime> logger)
+    public WorkflowRuntime(
+        NpgsqlDataSource dataSource, WakeupHub hub, ActivityRegistry activities, IOptions<WorkflowRuntimeOptions> options, WorkflowMetrics metrics, ILogger<WorkflowRuntime> logger)
     {
         _store = new WorkflowStore(dataSource, activities.OptionsFor);
         _hub = hub;
         _options = options.Value;
+        _metrics = metrics;
         _logger = logger;
     }
 
@@ -72,6 +75,8 @@ public sealed partial class WorkflowRuntime
             return error!;
         }
 
+        using var span = WorkflowTelemetry.StartSignal(workflowId, signal.Name);
+
         while (true)
         {
             var read = await _store.ReadAsync(workflowId, signal.IdempotencyKey, cancellationToken);
@@ -102,6 +107,7 @@ public sealed partial class WorkflowRuntime
 
             if (transition.Accepted)
             {
+                _metrics.Decided(span, read.Snapshot.State, transition.State!);
                 _hub.Publish(workflowId, tasksCreated: transition.Tasks.Any(t => t is ScheduleTask));
                 LogSignalApplied(workflowId, signal.Name, outcome.Status?.ToString() ?? "");
             }
