@@ -14,6 +14,18 @@ public enum UpstreamState
     Failed,
 }
 
+/// <summary>The names states have in readiness reports and the status API.</summary>
+public static class UpstreamStates
+{
+    /// <summary><c>starting</c> (connecting or reconnecting), <c>ready</c>, or <c>failed</c> (retrying after a backoff).</summary>
+    public static string Name(UpstreamState state) => state switch
+    {
+        UpstreamState.Ready => "ready",
+        UpstreamState.Failed => "failed",
+        _ => "starting",
+    };
+}
+
 /// <summary>One upstream's primitives, as last listed, with upstream-local names (not namespaced).</summary>
 public sealed record UpstreamCatalogEntry
 {
