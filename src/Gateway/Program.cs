@@ -43,6 +43,7 @@ try
     builder.Configuration.AddCommandLine(args, CommandConfiguration.Switches);
     builder.UseDefaultListenAddress();
     builder.UseGatewayLoggingDefaults();
+    builder.UseGracefulShutdown();
 
     // Checked before anything starts, so a bad value stops the node with a message instead of a half-started host.
     var configureRuntime = builder.Configuration.ReadRuntimeOptions();
