@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Approvals;
+using ApprovalEngine.Gateway.AuditApi;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
@@ -8,6 +9,7 @@ using ApprovalEngine.Gateway.Mcp;
 using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Quickstart;
 using ApprovalEngine.Gateway.Security;
+using ApprovalEngine.Gateway.Status;
 using ApprovalEngine.Gateway.Stdio;
 using ApprovalEngine.Gateway.Upstreams;
 using ApprovalEngine.Gateway.Verification;
@@ -58,12 +60,16 @@ try
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHumanRefusalAudit();
     builder.Services.AddHealthEndpoints();
+    builder.Services.AddOpenApi(ApiDocument.Configure);
 
     var app = builder.Build();
     app.MapHealthEndpoints();
     app.MapMcpEndpoints();
     app.MapPolicyApi();
     app.MapApprovalsApi();
+    app.MapAuditApi();
+    app.MapStatusApi();
+    app.MapOpenApi();
     app.MapTeamsMessages();
     app.MapSlackInteractions();
     await app.RunAsync();
