@@ -40,7 +40,7 @@ public static class ApprovalsApi
         var approvals = endpoints.MapGroup("/api/approvals").WithTags("Approvals");
         approvals.MapGet("/", ListAsync).RequireRole(Role.Approver, Role.Auditor, Role.Admin)
             .WithSummary("The approvals the caller may see, newest first")
-            .Produces<ApprovalPage>().Refusals();
+            .Produces<ApprovalPage>().Refusals().BadRequest();
         approvals.MapGet("/stream", (HttpContext context, ApprovalStream stream) => stream.RunAsync(context, context.GetHuman()))
             .RequireRole(Role.Approver, Role.Auditor, Role.Admin)
             .WithSummary("Server-sent events: a snapshot of the open approvals the caller may see, then every change")
@@ -62,11 +62,13 @@ public static class ApprovalsApi
         return endpoints;
     }
 
-    /// <summary>The refusals every people's endpoint may answer with: bad parameters, no or bad token, missing role or not permitted.</summary>
+    /// <summary>The refusals every people's endpoint may answer with: no or bad token (401), missing role or not permitted (403).</summary>
     public static RouteHandlerBuilder Refusals(this RouteHandlerBuilder builder) => builder
-        .ProducesProblem(StatusCodes.Status400BadRequest)
         .ProducesProblem(StatusCodes.Status401Unauthorized)
         .ProducesProblem(StatusCodes.Status403Forbidden);
+
+    /// <summary>A bad query parameter or body: a problem naming it.</summary>
+    public static RouteHandlerBuilder BadRequest(this RouteHandlerBuilder builder) => builder.ProducesProblem(StatusCodes.Status400BadRequest);
 
     // The body is read by the handler (so a bad one gets a problem that says why); this only describes it.
     private static RouteHandlerBuilder Decision<TBody>(this RouteHandlerBuilder builder)
@@ -74,6 +76,7 @@ public static class ApprovalsApi
         .Accepts<TBody>(isOptional: true, "application/json")
         .Produces<SignalOutcome>()
         .Refusals()
+        .BadRequest()
         .ProducesProblem(StatusCodes.Status404NotFound)
         .ProducesProblem(StatusCodes.Status409Conflict);
 

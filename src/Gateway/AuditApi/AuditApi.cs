@@ -20,16 +20,16 @@ public static class AuditApi
     {
         var audit = endpoints.MapGroup("/api/audit").WithTags("Audit").RequireRole(Role.Auditor, Role.Admin);
         audit.MapGet("/tool-calls", ToolCallsAsync)
-            .WithSummary("Tool calls, newest first").Produces<ToolCallPage>().Refusals();
+            .WithSummary("Tool calls, newest first").Produces<ToolCallPage>().Refusals().BadRequest();
         audit.MapGet("/workflows", WorkflowsAsync)
-            .WithSummary("Approval workflows, newest first").Produces<ApprovalPage>().Refusals();
+            .WithSummary("Approval workflows, newest first").Produces<ApprovalPage>().Refusals().BadRequest();
         audit.MapGet("/export", (HttpContext context, [AsParameters] ExportParameters parameters, NpgsqlDataSource dataSource, ILogger<AuditExport> logger) =>
                 new AuditExport(dataSource, logger).RunAsync(context, parameters))
             .WithSummary("Every audit event in [from, to), in time order, one JSON object per line")
-            .Produces(StatusCodes.Status200OK, contentType: AuditExport.ContentType).Refusals();
+            .Produces(StatusCodes.Status200OK, contentType: AuditExport.ContentType).Refusals().BadRequest();
         audit.MapPost("/verify", AuditVerification.VerifyAsync)
             .WithSummary("Recompute the hash chains of the approvals created and the tool calls started in [from, to)")
-            .Produces<VerificationReport>().Refusals();
+            .Produces<VerificationReport>().Refusals().BadRequest();
         return endpoints;
     }
 
@@ -115,7 +115,7 @@ public static class AuditApi
 /// <param name="Arguments">The arguments as recorded (after redaction).</param>
 public sealed record ToolCallView(
     Guid Id, DateTimeOffset At, DateTimeOffset CompletedAt, string AgentId, string Bundle, string Upstream, string Tool, string ToolName,
-    string Decision, string? Rule, string? Reason, string? ShadowDecision, string? ShadowRule, Guid? ApprovalId, string Outcome, string? Error,
+    string Decision, string? Rule, string? ShadowDecision, string? ShadowRule, Guid? ApprovalId, string Outcome, string? Error,
     double DurationMs, string ArgumentsDigest, string? ExecutedArgumentsDigest, JsonElement Arguments)
 {
     public static ToolCallView From(ToolCallAuditEntry entry)
@@ -123,7 +123,7 @@ public sealed record ToolCallView(
         var r = entry.Record;
         return new ToolCallView(
             entry.Id, r.StartedAt, r.StartedAt + r.Duration, r.AgentId, r.Bundle, r.Upstream, r.Tool, r.ToolName, r.Decision, r.Rule,
-            Reason: null, r.ShadowDecision, r.ShadowRule, r.ApprovalId, r.Outcome, r.Error, r.Duration.TotalMilliseconds, r.ArgumentsDigest,
+            r.ShadowDecision, r.ShadowRule, r.ApprovalId, r.Outcome, r.Error, r.Duration.TotalMilliseconds, r.ArgumentsDigest,
             r.ExecutedArgumentsDigest, ParseArguments(r.RedactedArguments));
     }
 

@@ -10,7 +10,7 @@ namespace ApprovalEngine.Gateway.AuditApi;
 internal static class ExportSql
 {
     // Times as UTC with microseconds, whatever the session's time zone.
-    private static string Time(string column) => $"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""";
+    private static string Time(string column) => $"""to_char(({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""";
 
     private static readonly string ToolCalls = $"""
         SELECT t.at, json_build_object(

@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Humans;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -11,6 +12,9 @@ namespace ApprovalEngine.Gateway.Status;
 public static class ApiDocument
 {
     public const string SchemeName = "bearer";
+
+    /// <summary>The tags (groups) of the endpoints the document describes; other endpoints under /api (Teams's) are not for people.</summary>
+    public static IReadOnlySet<string> Tags { get; } = new HashSet<string>(StringComparer.Ordinal) { "Approvals", "Audit", "Policy", "Status" };
 
     // Query parameters are read as text so a bad value gets a problem naming it; the document says what they hold.
     private static readonly Dictionary<string, (JsonSchemaType Type, string? Format)> ParameterTypes = new(StringComparer.Ordinal)
@@ -25,7 +29,8 @@ public static class ApiDocument
     public static void Configure(OpenApiOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ShouldInclude = description => description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true;
+        options.ShouldInclude = description =>
+            description.ActionDescriptor.EndpointMetadata.OfType<ITagsMetadata>().Any(tags => tags.Tags.Any(Tags.Contains));
         options.AddDocumentTransformer((document, _, _) =>
         {
             document.Info = new OpenApiInfo
