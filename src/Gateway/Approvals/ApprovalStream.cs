@@ -82,6 +82,11 @@ internal sealed partial class ApprovalStream(
         {
             // The client reconnects and gets a fresh snapshot once the database answers again.
             LogFailed(human.Email, e);
+            if (!response.HasStarted)
+            {
+                await Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable",
+                    detail: "The approvals could not be read from the database; try again.").ExecuteAsync(context);
+            }
         }
 
         LogClosed(human.Email);

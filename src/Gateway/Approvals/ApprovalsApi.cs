@@ -185,14 +185,20 @@ public static class ApprovalsApi
         }
 
         // An approver's decision on an approval that is not theirs to decide is refused here, before it becomes a
-        // signal: a stored refusal would otherwise answer their default idempotency key even once it is theirs (escalation).
-        if (name != SignalNames.Cancel && await runtime.GetAsync(id, cancellationToken) is { State: { IsOpen: true } open }
-            && !open.CurrentStage.Approvers.Contains(human.Email, StringComparer.OrdinalIgnoreCase))
+        // signal: a stored refusal would otherwise answer their default idempotency key even once it is theirs
+        // (escalation), and someone who is no approver of it learns nothing about it (not even who decided).
+        if (name != SignalNames.Cancel && await runtime.GetAsync(id, cancellationToken) is { State: var state })
         {
-            var detail = ApprovalAccess.IsApprover(open, human.Email)
-                ? $"{human.Email} is not an approver of approval {id} at its current stage ({open.CurrentStage.Group})."
-                : ApprovalAccess.NotAnApprover(human, id);
-            return await refusals.RefuseAsync(context, RefusalReason.NotPermitted, human, [], detail);
+            if (!ApprovalAccess.IsApprover(state, human.Email) && !ApprovalAccess.IsDecider(state, human.Email))
+            {
+                return await refusals.RefuseAsync(context, RefusalReason.NotPermitted, human, [], ApprovalAccess.NotAnApprover(human, id));
+            }
+
+            if (state.IsOpen && !state.CurrentStage.Approvers.Contains(human.Email, StringComparer.OrdinalIgnoreCase))
+            {
+                return await refusals.RefuseAsync(context, RefusalReason.NotPermitted, human, [],
+                    $"{human.Email} is not an approver of approval {id} at its current stage ({state.CurrentStage.Group}).");
+            }
         }
 
         var key = context.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 } given ? given : $"{human.Email.ToLowerInvariant()}:{name}";

@@ -223,12 +223,18 @@ public sealed class ApprovalsApiTests(ApiGateway api) : IClassFixture<ApiGateway
         var approve = await api.PostAsync($"api/approvals/{id}/approve", ApiGateway.Other);
         var deny = await api.PostAsync($"api/approvals/{id}/deny", ApiGateway.Other);
         var workflow = (await api.Gateway.Get<WorkflowRuntime>().GetAsync(id))!;
+        await api.PostAsync($"api/approvals/{id}/deny", ApiGateway.Ops);
+        var afterDecision = await api.PostAsync($"api/approvals/{id}/approve", ApiGateway.Other);
 
         Assert.Equal((403, 403), (approve.Status, deny.Status));
         Assert.Equal($"{ApiGateway.Other} is not an approver of approval {id}.", approve.Body!["detail"]!.GetValue<string>());
-        Assert.Single(await api.RefusalsAsync($"/api/approvals/{id}/approve"));
+        Assert.Equal(2, (await api.RefusalsAsync($"/api/approvals/{id}/approve")).Count);
         Assert.Single(await api.RefusalsAsync($"/api/approvals/{id}/deny"));
         Assert.Equal(ApprovalStatus.Pending, workflow.State.Status);
+
+        // Once decided, still a refusal rather than a conflict that would name who decided.
+        Assert.Equal(403, afterDecision.Status);
+        Assert.DoesNotContain(ApiGateway.Ops, afterDecision.Text, StringComparison.Ordinal);
     }
 
     [Theory]
