@@ -131,7 +131,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         var executedBy = Assert.Single(await scene.ExecuteTasksAsync(pending.Id)).Owner;
         var history = await scene.Runtime.GetHistoryAsync(pending.Id, ct);
 
-        Assert.Equal((200, "Pending"), (shownStatus, shown!["status"]!.GetValue<string>()));
+        Assert.Equal((200, "pending"), (shownStatus, shown!["status"]!.GetValue<string>()));
         Assert.Equal(200, status);
         Assert.NotEqual(true, result.IsError);
         Assert.Contains("Successfully wrote", Text(result), StringComparison.Ordinal);
