@@ -38,7 +38,7 @@ public sealed class ExportScaleTests(ITestOutputHelper output)
         INSERT INTO tool_call_audit (id, stream_id, seq, at, duration_us, agent_id, bundle, upstream, tool, tool_name, arguments_digest, arguments,
             decision, outcome, prev_hash, hash)
         SELECT gen_random_uuid(), '00000000-0000-4000-8000-00000000b01c', row_number() OVER (ORDER BY g), @base + g * interval '1 ms', 1500,
-            'bulk-agent', 'bulk', 'up', 'tool', 'up__tool', 'sha256:00', json_build_object('path', '/tmp/file-' || g, 'content', repeat('x', 200)),
+            'bulk-agent', 'bulk', 'up', 'tool', 'up__tool', 'sha256:00', json_build_object('path', '/srv/file-' || g, 'content', repeat('x', 200)),
             'allow', 'ok', '\x00', '\x00'
         FROM generate_series(0, @n - 1) g WHERE g % 10 < 6;
         INSERT INTO wf_event (wf_id, seq, type, body, actor, recorded_at, prev_hash, hash)
