@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Approvals;
+using ApprovalEngine.Gateway.AuditApi;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
@@ -8,6 +9,7 @@ using ApprovalEngine.Gateway.Mcp;
 using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Quickstart;
 using ApprovalEngine.Gateway.Security;
+using ApprovalEngine.Gateway.Status;
 using ApprovalEngine.Gateway.Stdio;
 using ApprovalEngine.Gateway.Telemetry;
 using ApprovalEngine.Gateway.Upstreams;
@@ -67,12 +69,16 @@ try
     builder.Services.AddHumanRefusalAudit();
     builder.Services.AddHealthEndpoints();
     builder.Services.AddTelemetry(builder.Configuration);
+    builder.Services.AddOpenApi(ApiDocument.Configure);
 
     var app = builder.Build();
     app.MapHealthEndpoints();
     app.MapMcpEndpoints();
     app.MapPolicyApi();
     app.MapApprovalsApi();
+    app.MapAuditApi();
+    app.MapStatusApi();
+    app.MapOpenApi();
     app.MapTeamsMessages();
     app.MapSlackInteractions();
     await app.RunAsync();
