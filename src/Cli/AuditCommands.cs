@@ -91,7 +91,7 @@ internal static class AuditCommands
                 Output.Table(context.Out, ["AT", "AGENT", "TOOL", "DECISION", "RULE", "OUTCOME", "MS", "APPROVAL"], items.Select(c => (IReadOnlyList<string>)
                 [
                     Output.Time(c, "at", now), Output.Cell(c, "agentId"), Output.Cell(c, "toolName"), Output.Cell(c, "decision"), Output.Cell(c, "rule"),
-                    Output.Cell(c, "outcome"), Output.Cell(c, "durationMs"), Output.Cell(c, "approvalId"),
+                    Output.Cell(c, "outcome"), Milliseconds(c), Output.Cell(c, "approvalId"),
                 ]));
             }
 
@@ -132,6 +132,11 @@ internal static class AuditCommands
         });
         return command;
     }
+
+    private static string Milliseconds(JsonNode? call) =>
+        double.TryParse(Output.Text(call, "durationMs"), NumberStyles.Float, CultureInfo.InvariantCulture, out var ms)
+            ? Math.Round(ms).ToString(CultureInfo.InvariantCulture)
+            : "-";
 
     /// <summary>
     /// Rows for broken chains: a workflow names its first bad event; a tool-call stream lists its problems, of which

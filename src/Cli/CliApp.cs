@@ -13,7 +13,9 @@ public static class CliApp
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliHost host, CancellationToken cancellationToken = default)
     {
         var root = Build(host);
-        var result = root.Parse(args);
+
+        // "@file" is this CLI's syntax for JSON in a file; System.CommandLine would read it as a response file.
+        var result = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 
         // System.CommandLine answers a parse error with exit code 1, which this CLI keeps for a failed check.
         if (result.Action is ParseErrorAction)

@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Approvals;
+using ApprovalEngine.Gateway.AuditApi;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
@@ -8,7 +9,9 @@ using ApprovalEngine.Gateway.Mcp;
 using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Quickstart;
 using ApprovalEngine.Gateway.Security;
+using ApprovalEngine.Gateway.Status;
 using ApprovalEngine.Gateway.Stdio;
+using ApprovalEngine.Gateway.Telemetry;
 using ApprovalEngine.Gateway.Upstreams;
 using ApprovalEngine.Gateway.Verification;
 
@@ -42,6 +45,7 @@ try
     builder.Configuration.AddCommandLine(args, CommandConfiguration.Switches);
     builder.UseDefaultListenAddress();
     builder.UseGatewayLoggingDefaults();
+    builder.UseGracefulShutdown();
 
     // Checked before anything starts, so a bad value stops the node with a message instead of a half-started host.
     var configureRuntime = builder.Configuration.ReadRuntimeOptions();
@@ -64,12 +68,17 @@ try
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHumanRefusalAudit();
     builder.Services.AddHealthEndpoints();
+    builder.Services.AddTelemetry(builder.Configuration);
+    builder.Services.AddOpenApi(ApiDocument.Configure);
 
     var app = builder.Build();
     app.MapHealthEndpoints();
     app.MapMcpEndpoints();
     app.MapPolicyApi();
     app.MapApprovalsApi();
+    app.MapAuditApi();
+    app.MapStatusApi();
+    app.MapOpenApi();
     app.MapTeamsMessages();
     app.MapSlackInteractions();
     await app.RunAsync();

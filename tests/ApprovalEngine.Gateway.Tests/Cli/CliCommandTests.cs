@@ -32,7 +32,7 @@ public sealed class CliCommandTests(CliGateway gateway)
         var view = JsonNode.Parse(show.Out)!;
         Assert.Equal(("agent", "write_file", "writes-need-approval"), (view["agentId"]!.GetValue<string>(), view["tool"]!.GetValue<string>(), view["rule"]!.GetValue<string>()));
         Assert.Equal("j", view["arguments"]!["content"]!.GetValue<string>());
-        Assert.Contains("Rule:       writes-need-approval: every write is seen by a person", text.Out, StringComparison.Ordinal);
+        Assert.Matches(@"\nRule: +writes-need-approval: every write is seen by a person\n", text.Out);
         Assert.Contains("\"content\": \"j\"", text.Out, StringComparison.Ordinal);
     }
 

@@ -87,7 +87,7 @@ public sealed class CliProcessTests(CliGateway gateway)
         var result = await call;
 
         Assert.True(deny.ExitCode == ExitCodes.Ok, deny.ToString());
-        Assert.Equal($"{id}: Denied by ops@example.com.", deny.Out.Trim());
+        Assert.Equal($"{id}: Denied by ops@example.com: not on a Friday.", deny.Out.Trim());
         Assert.True(result.IsError);
         Assert.Equal($"Approval {id} was denied by ops@example.com: not on a Friday", Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text);
         Assert.False(File.Exists(path));
