@@ -1,8 +1,10 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using ApprovalEngine.Cli;
 using ApprovalEngine.Gateway.Humans;
+using ApprovalEngine.Testing;
 using ModelContextProtocol.Protocol;
 
 namespace ApprovalEngine.Gateway.Tests.Cli;
@@ -72,6 +74,8 @@ public sealed class CliProcessTests(CliGateway gateway)
         Assert.Equal("approved from the CLI", await File.ReadAllTextAsync(path, timeout.Token));
         Assert.True(deny.ExitCode == ExitCodes.Conflict, deny.ToString());
         Assert.StartsWith("error: AlreadyDecided: ", deny.Error, StringComparison.Ordinal);
+        TestFigures.Report("CLI child process, wall time incl. .NET start", string.Create(CultureInfo.InvariantCulture,
+            $"pending {pending.Elapsed.TotalMilliseconds:0} ms, approve {approve.Elapsed.TotalMilliseconds:0} ms, deny (409) {deny.Elapsed.TotalMilliseconds:0} ms"));
     }
 
     [Fact]

@@ -6,6 +6,9 @@ namespace ApprovalEngine.Gateway.Tests.Cli;
 /// <summary>What one run of <c>approvals</c> produced.</summary>
 public sealed record CliResult(int ExitCode, string Out, string Error)
 {
+    /// <summary>Wall-clock time of the run (a child process: including the runtime's start).</summary>
+    public TimeSpan Elapsed { get; init; }
+
     public override string ToString() => $"exit {ExitCode}\n--- stdout ---\n{Out}\n--- stderr ---\n{Error}";
 }
 
@@ -62,6 +65,7 @@ public sealed class CliUser : IDisposable
             info.Environment[name] = value;
         }
 
+        var started = Stopwatch.GetTimestamp();
         using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the CLI.");
         using var timeout = new CancellationTokenSource(ProcessTimeout);
         try
@@ -75,7 +79,7 @@ public sealed class CliUser : IDisposable
 
             process.StandardInput.Close();
             await process.WaitForExitAsync(timeout.Token);
-            return Checked(new CliResult(process.ExitCode, await output, await error));
+            return Checked(new CliResult(process.ExitCode, await output, await error) { Elapsed = Stopwatch.GetElapsedTime(started) });
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
