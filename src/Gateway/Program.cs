@@ -1,5 +1,6 @@
 using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Console;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
 using ApprovalEngine.Gateway.Hosting;
@@ -66,6 +67,7 @@ try
     app.MapApprovalsApi();
     app.MapTeamsMessages();
     app.MapSlackInteractions();
+    app.MapConsole();
     await app.RunAsync();
     return 0;
 }
