@@ -17,7 +17,8 @@ export function h(tag, props = {}, ...children) {
   return element;
 }
 
-export function append(element, children) {
+/** Appends nodes and text (nested arrays flattened; null, undefined and false skipped). */
+export function append(element, ...children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     element.append(child instanceof Node ? child : String(child));
@@ -25,9 +26,10 @@ export function append(element, children) {
   return element;
 }
 
-export function clear(element) {
+/** Empties the element, then appends the children as append() does. */
+export function clear(element, ...children) {
   element.replaceChildren();
-  return element;
+  return append(element, children);
 }
 
 /** The view's heading: focusable so that a route change can move focus to it. */

@@ -129,13 +129,13 @@ export async function renderApproval({ main, api, me, stream, signal, params: [i
 
   function show(current, history, historyError) {
     item = current;
-    clear(status).append('Status: ', statusBadge(item.status), item.open !== false ? [' · deadline ', time(item.deadlineAt)] : '');
+    clear(status, 'Status: ', statusBadge(item.status), item.open !== false ? [' · deadline ', time(item.deadlineAt)] : null);
     const hadFocus = decision.contains(document.activeElement);
     decision.hidden = item.open === false;
     showButtons();
     // A decided approval loses its buttons; focus moves to the message that says what happened.
     if (hadFocus && decision.hidden) feedback.querySelector('[tabindex]')?.focus();
-    clear(details).append(requestSection(item), argumentsSection(item), approversSection(item), outcomeSection(item),
+    clear(details, requestSection(item), argumentsSection(item), approversSection(item), outcomeSection(item),
       historySection(history, historyError));
   }
 

@@ -55,7 +55,7 @@ function toolCallRow(call) {
     h('td', { text: call.decision ?? '—' }),
     h('td', { text: call.rule ?? '—' }),
     h('td', { text: call.outcome ?? '—' }),
-    h('td', { class: 'number', text: call.durationMs ?? '—' }),
+    h('td', { class: 'number', text: typeof call.durationMs === 'number' ? Math.round(call.durationMs) : '—' }),
     h('td', {}, h('code', { class: 'preview', text: preview(call.arguments) })),
     h('td', {}, approvalLink(call.approvalId)));
 }
@@ -136,7 +136,7 @@ export async function renderAudit({ main, api, signal, query, announce }) {
     if (!append) {
       shown = 0;
       tbody = h('tbody');
-      clear(results).append(h('table', { class: 'list' },
+      clear(results, h('table', { class: 'list' },
         h('caption', { text: `${kinds[searchKind].label}, newest first` }),
         h('thead', {}, h('tr', {}, columns[searchKind].map((name) => h('th', { scope: 'col', text: name })))),
         tbody));

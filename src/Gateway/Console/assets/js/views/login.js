@@ -1,7 +1,7 @@
 // Sign in with a personal API token (ae_user_...), checked with GET /api/me before it is kept.
 
 import { ApiError } from '../api.js';
-import { alertBox, h, heading, messageOf } from '../dom.js';
+import { alertBox, append, h, heading, messageOf } from '../dom.js';
 
 export function renderLogin(main, { message, signIn }) {
   const input = h('input', {
@@ -44,7 +44,7 @@ export function renderLogin(main, { message, signIn }) {
     }
   });
 
-  main.append(
+  append(main,
     heading('Sign in'),
     message ? h('p', { role: 'status', class: 'notice', text: message }) : null,
     form);

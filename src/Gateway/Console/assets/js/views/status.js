@@ -42,11 +42,11 @@ export async function renderStatus({ main, api, signal, announce }) {
       status = await api.status(signal);
     } catch (error) {
       if (signal.aborted) return;
-      clear(content).append(alertBox((error.status === 403 ? 'Not permitted: ' : '') + messageOf(error)));
+      clear(content, alertBox((error.status === 403 ? 'Not permitted: ' : '') + messageOf(error)));
       return;
     }
     const database = String(status?.database ?? 'unknown');
-    clear(content).append(
+    clear(content, 
       h('section', {}, h('h2', { text: 'Database' }),
         h('p', {}, 'Database: ', h('span', { class: `badge state-${database === 'ok' ? 'ready' : 'failed'}`, text: database }))),
       h('section', {}, h('h2', { text: 'Upstreams' }), table('upstreams', 'Upstream servers', status?.upstreams)),
