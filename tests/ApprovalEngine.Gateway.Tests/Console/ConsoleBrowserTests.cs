@@ -74,7 +74,40 @@ public sealed partial class ConsoleBrowserTests(ConsoleGateway fixture, ITestOut
         await Expect(auditor.Page.Locator("[data-chain]")).ToContainTextAsync("Verified");
         await Expect(auditor.Page.GetByRole(AriaRole.List).Filter(new() { HasText = "execution_started" })).ToBeVisibleAsync();
         await Expect(auditor.Page.GetByText("ops@example.com").First).ToBeVisibleAsync();
+        await auditor.AssertCleanAsync();
+
+        // And among the approvals: those ops@example.com decided that completed.
+        await auditor.Link("Audit").ClickAsync();
+        await auditor.Page.GetByRole(AriaRole.Radio, new() { Name = "Approvals" }).CheckAsync();
+        await auditor.Page.GetByLabel("Approver").FillAsync("ops@example.com");
+        await auditor.Page.GetByLabel("Status").SelectOptionAsync("completed");
+        await auditor.Button("Search").ClickAsync();
+        await Expect(auditor.Row("story.txt").GetByRole(AriaRole.Link, new() { Name = "write_file on fs, by agent" })).ToBeVisibleAsync();
+        await Expect(auditor.Row("story.txt")).ToContainTextAsync("Completed");
+        Assert.Contains("approver=ops%40example.com", auditor.Page.Url, StringComparison.Ordinal);
         await approver.AssertCleanAsync();
+        await auditor.AssertCleanAsync();
+    }
+
+    [Fact]
+    public async Task Audit_SearchFromTheAddressOnePerPage_LoadMoreAddsTheNextPage()
+    {
+        using var timeout = new CancellationTokenSource(CallTimeout);
+        await using var agent = await fixture.ConnectAgentAsync(timeout.Token);
+        var first = await agent.CallToolAsync("fs__list_allowed_directories", cancellationToken: timeout.Token);
+        var second = await agent.CallToolAsync("fs__list_allowed_directories", cancellationToken: timeout.Token);
+        await using var auditor = await fixture.OpenAsync(output, "/console/audit?kind=tool-calls&toolName=fs__list_allowed_directories&limit=1");
+        await auditor.SignInAsync(fixture.AuditorToken);
+        var rows = auditor.Page.GetByRole(AriaRole.Table).GetByRole(AriaRole.Row).Filter(new() { HasText = "fs__list_allowed_directories" });
+
+        await Expect(auditor.Page.GetByLabel("Tool name as the agent called it")).ToHaveValueAsync("fs__list_allowed_directories");
+        await Expect(rows).ToHaveCountAsync(1);
+        await auditor.Button("Load more").ClickAsync();
+        await Expect(rows).ToHaveCountAsync(2);
+
+        Assert.NotEqual(true, first.IsError);
+        Assert.NotEqual(true, second.IsError);
+        await Expect(auditor.Page.GetByRole(AriaRole.Status).Filter(new() { HasText = "2 tool calls shown" })).ToBeVisibleAsync();
         await auditor.AssertCleanAsync();
     }
 

@@ -157,7 +157,7 @@ export async function renderApproval({ main, api, me, stream, signal, params: [i
       announce(done);
     } finally {
       busy = false;
-      await refresh();
+      await reload();
     }
   }
 
@@ -187,12 +187,31 @@ export async function renderApproval({ main, api, me, stream, signal, params: [i
   }));
 
   // Votes, the decision and the execution's result arrive on the stream; each change reloads this approval.
-  let pending = null;
+  // After a reconnect (a new snapshot) changes may have been missed, so the view reloads then too. A change that
+  // arrives during a reload gets one more reload, so the last change is always shown.
+  let reloading = false;
+  let again = false;
+  async function reload() {
+    if (reloading) {
+      again = true;
+      return;
+    }
+    reloading = true;
+    try {
+      do {
+        again = false;
+        await refresh();
+      } while (again && !signal.aborted);
+    } finally {
+      reloading = false;
+    }
+  }
+  let subscribed = false;
   const unsubscribe = stream.subscribe((message) => {
-    if (message.type !== 'approval' || message.item.id !== id || pending) return;
-    pending = refresh().finally(() => { pending = null; });
+    if ((message.type === 'approval' && message.item.id === id) || (message.type === 'snapshot' && subscribed)) reload();
   });
+  subscribed = true;
   signal.addEventListener('abort', unsubscribe, { once: true });
 
-  await refresh();
+  await reload();
 }

@@ -4,7 +4,13 @@
 import { alertBox, clear, h, heading, messageOf, preview, statusBadge, time } from '../dom.js';
 import { describeCall } from './describe.js';
 
-const pageSize = 50;
+const defaultPageSize = 50;
+
+/** Results per page: the address's limit (1 to 1000, for a longer or shorter page), else 50. */
+function pageSizeOf(query) {
+  const limit = Number.parseInt(query.get('limit') ?? '', 10);
+  return Number.isInteger(limit) && limit >= 1 && limit <= 1000 ? limit : null;
+}
 
 const kinds = {
   'tool-calls': { label: 'Tool calls', noun: 'tool call' },
@@ -76,6 +82,8 @@ const columns = {
 };
 
 export async function renderAudit({ main, api, signal, query, announce }) {
+  const chosenPageSize = pageSizeOf(query);
+  const pageSize = chosenPageSize ?? defaultPageSize;
   const kindRadios = Object.entries(kinds).map(([value, { label }]) => h('label', { class: 'choice' },
     h('input', { type: 'radio', name: 'kind', value }), ` ${label}`));
   const fields = filters.map(control);
@@ -115,15 +123,20 @@ export async function renderAudit({ main, api, signal, query, announce }) {
   let shown = 0;
   let tbody = null;
   let searchKind = kind();
+  let searchFilters = {};
 
+  // "Load more" goes on with the filters of the search it continues, whatever the form says since.
   async function load(append) {
     problem.replaceChildren();
     more.disabled = true;
-    const filtersNow = filterValues();
+    if (!append) {
+      searchKind = kind();
+      searchFilters = filterValues();
+    }
     const fetchPage = searchKind === 'workflows' ? api.workflows : api.toolCalls;
     let page;
     try {
-      page = await fetchPage({ ...filtersNow, limit: pageSize, cursor: append ? cursor : undefined }, signal);
+      page = await fetchPage({ ...searchFilters, limit: pageSize, cursor: append ? cursor : undefined }, signal);
     } catch (error) {
       if (signal.aborted) return;
       const prefix = error.status === 403 ? 'Not permitted: ' : '';
@@ -155,11 +168,11 @@ export async function renderAudit({ main, api, signal, query, announce }) {
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    searchKind = kind();
-    const params = new URLSearchParams({ kind: searchKind });
+    const params = new URLSearchParams({ kind: kind() });
+    if (chosenPageSize) params.set('limit', String(chosenPageSize));
     for (const [name, , applies] of filters) {
       const value = form.elements[name].value.trim();
-      if (value && applies.includes(searchKind)) params.set(name, value);
+      if (value && applies.includes(kind())) params.set(name, value);
     }
     history.replaceState(null, '', `audit?${params}`);
     load(false);
