@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Approvals;
+using ApprovalEngine.Gateway.AuditApi;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Console;
 using ApprovalEngine.Gateway.Database;
@@ -9,7 +10,9 @@ using ApprovalEngine.Gateway.Mcp;
 using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Quickstart;
 using ApprovalEngine.Gateway.Security;
+using ApprovalEngine.Gateway.Status;
 using ApprovalEngine.Gateway.Stdio;
+using ApprovalEngine.Gateway.Telemetry;
 using ApprovalEngine.Gateway.Upstreams;
 using ApprovalEngine.Gateway.Verification;
 
@@ -31,12 +34,19 @@ if (NewSecretCommand.Matches(args))
     return NewSecretCommand.Run(args, Console.Out, Console.Error);
 }
 
+// `probe [url]` asks a running gateway whether it is ready, for container healthchecks, and exits.
+if (ProbeCommand.Matches(args))
+{
+    return await ProbeCommand.RunAsync(args, Console.Out, Console.Error);
+}
+
 try
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.Configuration.AddCommandLine(args, CommandConfiguration.Switches);
     builder.UseDefaultListenAddress();
     builder.UseGatewayLoggingDefaults();
+    builder.UseGracefulShutdown();
 
     // Checked before anything starts, so a bad value stops the node with a message instead of a half-started host.
     var configureRuntime = builder.Configuration.ReadRuntimeOptions();
@@ -59,12 +69,17 @@ try
     builder.Services.AddHumanAuthentication();
     builder.Services.AddHumanRefusalAudit();
     builder.Services.AddHealthEndpoints();
+    builder.Services.AddTelemetry(builder.Configuration);
+    builder.Services.AddOpenApi(ApiDocument.Configure);
 
     var app = builder.Build();
     app.MapHealthEndpoints();
     app.MapMcpEndpoints();
     app.MapPolicyApi();
     app.MapApprovalsApi();
+    app.MapAuditApi();
+    app.MapStatusApi();
+    app.MapOpenApi();
     app.MapTeamsMessages();
     app.MapSlackInteractions();
     app.MapConsole();

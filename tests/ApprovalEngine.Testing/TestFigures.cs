@@ -17,7 +17,7 @@ public static class TestFigures
     public static string FilePath =>
         Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } path
             ? path
-            : Path.Combine(RepositoryRoot(), "TestResults", "figures.txt");
+            : Repository.PathOf("TestResults", "figures.txt");
 
     /// <summary>Appends <c>name: text</c> as one line to the figures file, and to <paramref name="output"/> when given.</summary>
     public static void Report(string name, string text, ITestOutputHelper? output = null)
@@ -44,19 +44,5 @@ public static class TestFigures
                 }
             }
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "ApprovalEngine.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException(
-            $"No ApprovalEngine.sln above {AppContext.BaseDirectory}; set {PathVariable} to say where test figures go.");
     }
 }

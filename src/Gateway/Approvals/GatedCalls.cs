@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -18,7 +19,8 @@ namespace ApprovalEngine.Gateway.Approvals;
 /// approved and executed, or with a clear refusal. After the hold time the agent is told to call again; the same
 /// call (agent, bundle, tool and argument digest) joins the same workflow, on any node.
 /// </summary>
-internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiters waiters, LiveConfiguration config, TimeProvider time, ILogger<GatedCalls> logger)
+internal sealed partial class GatedCalls(
+    WorkflowRuntime runtime, ApprovalWaiters waiters, LiveConfiguration config, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<GatedCalls> logger)
 {
     public const string MetaKey = "approvalEngine/approval";
 
@@ -40,14 +42,16 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
             var current = start.Workflow;
             while (!current.State.IsFinal)
             {
+                // A node that stops ends its holds at once, as if the hold time had passed: the approval stays open,
+                // and the agent's retry joins it on another node.
                 var remaining = holdUntil - time.GetUtcNow();
-                if (remaining <= TimeSpan.Zero)
+                if (remaining <= TimeSpan.Zero || lifetime.ApplicationStopping.IsCancellationRequested)
                 {
-                    return Pending(current, snapshot.Config);
+                    return Pending(current, snapshot.Config, remaining <= TimeSpan.Zero ? "the hold time ended" : "this gateway node stopped");
                 }
 
                 progress?.Report(new ProgressNotificationValue { Progress = ++reports, Message = Waiting(current) });
-                using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                using var slice = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
                 slice.CancelAfter(remaining < interval ? remaining : interval);
                 try
                 {
@@ -129,6 +133,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
             EscalateTo = spec.Escalation is { } escalation ? Stage(snapshot.Config, escalation.Approvers, escalation.Timeout) : null,
             AllowEditedArguments = spec.AllowEdits,
             ToolIdempotent = decision.ToolIdempotent,
+            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
         };
 
         // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
@@ -169,7 +174,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
             $"Waiting for approval {state.Id} from {stage.Group} ({string.Join(", ", stage.Approvers)}), {state.Votes.Count}/{state.Request.Quorum} approvals, deadline {state.DeadlineAt:u}.");
     }
 
-    private static GatedOutcome Pending(WorkflowSnapshot workflow, GatewayConfig config)
+    private static GatedOutcome Pending(WorkflowSnapshot workflow, GatewayConfig config, string why)
     {
         var state = workflow.State;
         var link = ConsoleLink(config, state.Id);
@@ -190,7 +195,7 @@ internal sealed partial class GatedCalls(WorkflowRuntime runtime, ApprovalWaiter
                 },
             },
         };
-        return new GatedOutcome(state.Id, result, ToolCallOutcome.Pending, $"still pending when the hold time ended ({state.Id})");
+        return new GatedOutcome(state.Id, result, ToolCallOutcome.Pending, $"still pending when {why} ({state.Id})");
     }
 
     internal static GatedOutcome Final(WorkflowSnapshot workflow)

@@ -33,6 +33,9 @@ public sealed record ToolCallAuditFilter
 
     public string? Outcome { get; init; }
 
+    /// <summary>The approval a gated call started or joined (or whose grant let it through).</summary>
+    public Guid? ApprovalId { get; init; }
+
     /// <summary>First call start included.</summary>
     public DateTimeOffset? From { get; init; }
 
@@ -98,6 +101,12 @@ public sealed class ToolCallAuditQueries(NpgsqlDataSource dataSource)
         }
 
         Equal("outcome", filter.Outcome);
+        if (filter.ApprovalId is { } approvalId)
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
+            sql.Append($" AND approval_id = ${command.Parameters.Count}");
+        }
+
         if (filter.From is { } from)
         {
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz });

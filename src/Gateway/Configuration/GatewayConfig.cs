@@ -20,6 +20,10 @@ public sealed record GatewayConfig
 
     /// <summary>People who use the human-facing API, by email; the loader's dictionary ignores the email's case.</summary>
     public IReadOnlyDictionary<string, UserConfig> Users { get; init; } = ReadOnlyDictionary<string, UserConfig>.Empty;
+
+    /// <summary>The identity provider whose JWTs people may authenticate with, besides API tokens; null when the file has no oidc section.</summary>
+    public OidcConfig? Oidc { get; init; }
+
     /// <summary>Which calls are allowed, denied, rate-limited or need approval; allow-all when the file has no policy section.</summary>
     public PolicyConfig Policy { get; init; } = PolicyConfig.AllowAll;
 

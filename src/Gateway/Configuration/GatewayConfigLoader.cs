@@ -8,7 +8,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 /// </summary>
 public static class GatewayConfigLoader
 {
-    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users", "policy", "slack", "teams"];
+    private static readonly string[] Sections = ["server", "upstreams", "agents", "bundles", "approvers", "users", "oidc", "policy", "slack", "teams"];
 
     public static ConfigLoadResult Load(string path) => Load(path, Environment.GetEnvironmentVariable);
 
@@ -91,6 +91,7 @@ public static class GatewayConfigLoader
             Bundles = bundles,
             Approvers = approvers,
             Users = users,
+            Oidc = OidcSection.Read(root),
             Policy = policy,
             Teams = TeamsSection.Read(root),
             Slack = SlackSection.Read(root),

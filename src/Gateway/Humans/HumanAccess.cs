@@ -1,3 +1,4 @@
+using ApprovalEngine.Notifiers.OpenId;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace ApprovalEngine.Gateway.Humans;
@@ -13,6 +14,9 @@ public static class HumanAccess
     /// <summary><see cref="HumanAuthentication"/> and the refusal handling. Needs <c>LiveConfiguration</c>.</summary>
     public static IServiceCollection AddHumanAuthentication(this IServiceCollection services)
     {
+        services.AddHttpClient(OidcTokens.HttpClientName, client => client.Timeout = OidcTokens.CallTimeout);
+        services.TryAddSingleton(new OpenIdKeyOptions());
+        services.TryAddSingleton<OidcTokens>();
         services.TryAddSingleton<HumanAuthentication>();
         services.TryAddSingleton<HumanRefusals>();
         services.TryAddSingleton(TimeProvider.System);
@@ -59,10 +63,10 @@ public static class HumanAccess
                 // A group's filter may already have authenticated the request; the token is looked up once.
                 if (!context.Items.TryGetValue(HumanKey, out var value) || value is not Human human)
                 {
-                    var result = authentication.Authenticate(context);
+                    var result = await authentication.AuthenticateAsync(context);
                     if (result.Human is null)
                     {
-                        return await refusals.RefuseAsync(context, result.Failure ?? RefusalReason.InvalidToken, null, anyOf);
+                        return await refusals.RefuseAsync(context, result.Failure ?? RefusalReason.InvalidToken, null, anyOf, result.Problem);
                     }
 
                     human = result.Human;

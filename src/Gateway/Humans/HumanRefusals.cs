@@ -14,7 +14,8 @@ public sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> obs
 
     /// <param name="human">The authenticated person, for <see cref="RefusalReason.MissingRole"/> and <see cref="RefusalReason.NotPermitted"/>.</param>
     /// <param name="required">The roles the endpoint accepts, any one of them; empty for any person.</param>
-    /// <param name="detail">For <see cref="RefusalReason.NotPermitted"/>: what was refused and why; it is the answer's detail.</param>
+    /// <param name="detail">For <see cref="RefusalReason.NotPermitted"/>: what was refused and why; for <see cref="RefusalReason.InvalidToken"/>,
+    /// why an identity provider's token was refused. It is the answer's detail; never put a token in it.</param>
     public async ValueTask<IResult> RefuseAsync(HttpContext context, RefusalReason reason, Human? human, IReadOnlyList<Role> required, string? detail = null)
     {
         if (reason == RefusalReason.NotPermitted && (human is null || string.IsNullOrWhiteSpace(detail)))
@@ -45,6 +46,9 @@ public sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> obs
         {
             case RefusalReason.NoToken:
                 LogNoToken(refusal.Method, refusal.Path, remote);
+                break;
+            case RefusalReason.InvalidToken when refusal.Detail is not null:
+                LogInvalidJwt(refusal.Method, refusal.Path, remote, refusal.Detail);
                 break;
             case RefusalReason.InvalidToken:
                 LogInvalidToken(refusal.Method, refusal.Path, remote);
@@ -86,6 +90,9 @@ public sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> obs
                 context.Response.Headers.WWWAuthenticate = Bearer.Challenge(null);
                 return Results.Problem(statusCode: refusal.Status, title: Unauthorized,
                     detail: $"Send your API token as 'Authorization: Bearer {UserTokens.Prefix}...'. An administrator makes one with 'ApprovalEngine.Gateway new-token'.");
+            case RefusalReason.InvalidToken when refusal.Detail is not null:
+                context.Response.Headers.WWWAuthenticate = Bearer.Challenge("The token is not valid.");
+                return Results.Problem(statusCode: refusal.Status, title: Unauthorized, detail: $"The identity provider's token was refused: {refusal.Detail}.");
             case RefusalReason.InvalidToken:
                 context.Response.Headers.WWWAuthenticate = Bearer.Challenge("The API token is not valid.");
                 return Results.Problem(statusCode: refusal.Status, title: Unauthorized,
@@ -120,6 +127,9 @@ public sealed partial class HumanRefusals(IEnumerable<IHumanRefusalObserver> obs
 
     [LoggerMessage(3505, LogLevel.Warning, "Refused {Method} {Path} to {Email} from {RemoteAddress}: {Detail}")]
     private partial void LogNotPermitted(string method, string path, string email, string remoteAddress, string detail);
+
+    [LoggerMessage(3506, LogLevel.Warning, "Refused {Method} {Path} from {RemoteAddress}: the identity provider's token was refused: {Problem}")]
+    private partial void LogInvalidJwt(string method, string path, string remoteAddress, string problem);
 
     [LoggerMessage(3504, LogLevel.Error, "A refusal observer failed for {Method} {Path}; the request was refused all the same")]
     private partial void LogObserverFailed(string method, string path, Exception exception);

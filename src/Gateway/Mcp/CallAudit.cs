@@ -1,5 +1,6 @@
 using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Gateway.Policy;
+using ApprovalEngine.Gateway.Telemetry;
 using ModelContextProtocol;
 
 namespace ApprovalEngine.Gateway.Mcp;
@@ -8,7 +9,7 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// Turns a finished call into an audit record and waits until it is durable. When the audit cannot be written the
 /// agent gets an error instead of the result: a call nobody can account for must not look successful.
 /// </summary>
-internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor redactor, TimeProvider time, ILogger<CallAudit> logger)
+internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor redactor, GatewayMetrics metrics, TimeProvider time, ILogger<CallAudit> logger)
 {
     /// <param name="outcome">A <see cref="ToolCallOutcome"/> value.</param>
     public async Task RecordAsync(CallFacts call, string outcome, string? error)
@@ -38,6 +39,7 @@ internal sealed partial class CallAudit(IToolCallAudit audit, IArgumentRedactor 
             StartedAt = call.StartedAt,
         };
 
+        metrics.CallFinished(record.Decision, outcome, record.Rule, record.Duration, record.ApprovalId);
         try
         {
             // Not the request's token: the call happened, so its record is written even if the agent has gone.

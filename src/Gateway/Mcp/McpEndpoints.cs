@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace ApprovalEngine.Gateway.Mcp;
@@ -13,6 +14,7 @@ public static class McpEndpoints
         services.AddSingleton<ToolCalls>();
         services.AddSingleton<McpTasks>();
         services.AddSingleton<FinishedCallTasks>();
+        services.TryAddSingleton<GatewayMetrics>();
         services.AddSingleton<CallAudit>();
         services.AddSingleton<AgentSessions>();
         services.AddHostedService(provider => provider.GetRequiredService<AgentSessions>());

@@ -28,6 +28,15 @@ internal sealed partial class McpHttpHandler(
 
     public async Task PostAsync(HttpContext context, string? bundle)
     {
+        // Draining: requests already running finish, new ones go elsewhere (a load balancer retries them on another node).
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await HttpGuards.WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, McpErrorCode.InternalError,
+                "Service Unavailable: this gateway node is shutting down; send the request again (another node will take it).");
+            return;
+        }
+
         if (await AdmitAsync(context, bundle) is not { } scope)
         {
             return;

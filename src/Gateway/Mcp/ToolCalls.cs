@@ -4,6 +4,7 @@ using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Policy;
+using ApprovalEngine.Gateway.Telemetry;
 using ApprovalEngine.Gateway.Upstreams;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -20,6 +21,7 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
     public async ValueTask<CallToolResult> CallAsync(AgentScope scope, RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken)
     {
         var parameters = request.Params ?? throw new McpProtocolException("tools/call needs params.", McpErrorCode.InvalidParams);
+        using var span = GatewayTelemetry.StartToolCall(scope.AgentId, parameters.Name);
         var call = new CallFacts
         {
             Scope = scope,
@@ -38,6 +40,8 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         }
 
         call.Tool = tool;
+        span?.SetTag("approval_engine.bundle", tool.Bundle);
+        span?.SetTag("approval_engine.upstream", tool.Upstream);
         var decision = call.Decision = Decide(scope, tool, parameters.Arguments);
         switch (decision.Action)
         {
@@ -109,7 +113,9 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         GatedOutcome outcome;
         try
         {
+            using var span = GatewayTelemetry.StartApproval("hold");
             outcome = await gated.HoldAsync(call, decision, channel, request.Params!.ProgressToken, cancellationToken);
+            span?.SetTag("approval.id", outcome.ApprovalId.ToString());
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -158,6 +164,7 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         }
 
         var policy = snapshot.Policy;
+        using var span = GatewayTelemetry.StartPolicy();
         var call = new PolicyCall
         {
             Agent = agent,
@@ -170,7 +177,10 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         };
         try
         {
-            return policy.Evaluate(call, limits);
+            var decision = policy.Evaluate(call, limits);
+            span?.SetTag("approval_engine.decision", PolicyDecision.ActionName(decision.Action));
+            span?.SetTag("approval_engine.rule", decision.RuleName);
+            return decision;
         }
         catch (RegexMatchTimeoutException e)
         {

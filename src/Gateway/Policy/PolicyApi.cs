@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.Humans;
 
 namespace ApprovalEngine.Gateway.Policy;
@@ -15,7 +16,9 @@ public static class PolicyApi
 
     public static IEndpointRouteBuilder MapPolicyApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/api/policy/explain", Explain).RequireRole(Role.Admin, Role.Auditor);
+        endpoints.MapPost("/api/policy/explain", Explain).RequireRole(Role.Admin, Role.Auditor)
+            .WithTags("Policy").WithSummary("How the policy in effect would decide a call, with the trace of every rule it looked at")
+            .Produces<ExplainResponse>().Refusals().BadRequest().ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
     }
 

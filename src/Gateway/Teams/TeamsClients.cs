@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Notifiers.OpenId;
 using ApprovalEngine.Notifiers.Teams;
 
 namespace ApprovalEngine.Gateway.Teams;
@@ -7,14 +8,14 @@ namespace ApprovalEngine.Gateway.Teams;
 /// The Bot Connector client and the inbound token validator for the current <c>teams</c> configuration. Both are kept
 /// while the configuration is unchanged, so the outbound token and the signing keys stay cached across requests.
 /// </summary>
-internal sealed class TeamsClients(IHttpClientFactory httpClients, LiveConfiguration config, BotFrameworkKeyOptions keyOptions, TimeProvider time)
+internal sealed class TeamsClients(IHttpClientFactory httpClients, LiveConfiguration config, OpenIdKeyOptions keyOptions, TimeProvider time)
 {
     public const string HttpClientName = "teams";
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Lock _gate = new();
     private (TeamsConfig Config, BotConnectorClient Client)? _connector;
-    private (Uri MetadataUrl, BotFrameworkKeys Keys)? _keys;
+    private (Uri MetadataUrl, OpenIdKeys Keys)? _keys;
 
     public TeamsConfig? Config => config.Current.Config.Teams;
 
@@ -36,7 +37,7 @@ internal sealed class TeamsClients(IHttpClientFactory httpClients, LiveConfigura
     }
 
     /// <summary>The signing keys behind the configured metadata URL (shared by every validator of that URL).</summary>
-    public BotFrameworkKeys Keys(TeamsConfig teams)
+    public OpenIdKeys Keys(TeamsConfig teams)
     {
         lock (_gate)
         {
@@ -45,7 +46,7 @@ internal sealed class TeamsClients(IHttpClientFactory httpClients, LiveConfigura
                 return cached.Keys;
             }
 
-            var keys = new BotFrameworkKeys(httpClients.CreateClient(HttpClientName), teams.OpenIdMetadataUrl, keyOptions, time);
+            var keys = new OpenIdKeys(httpClients.CreateClient(HttpClientName), teams.OpenIdMetadataUrl, keyOptions, time);
             _keys = (teams.OpenIdMetadataUrl, keys);
             return keys;
         }

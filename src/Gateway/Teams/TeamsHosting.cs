@@ -1,6 +1,7 @@
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Teams;
 using ApprovalEngine.Notifiers;
+using ApprovalEngine.Notifiers.OpenId;
 using ApprovalEngine.Notifiers.Teams;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -16,7 +17,7 @@ public static class TeamsHosting
     {
         services.AddHttpClient(TeamsClients.HttpClientName, client => client.Timeout = TeamsClients.CallTimeout);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(new BotFrameworkKeyOptions());
+        services.TryAddSingleton(new OpenIdKeyOptions());
         services.AddSingleton<TeamsClients>();
         services.AddSingleton<TeamsStore>();
         services.AddSingleton<TeamsDirectory>();

@@ -14,6 +14,18 @@ public enum UpstreamState
     Failed,
 }
 
+/// <summary>The names states have in readiness reports and the status API.</summary>
+public static class UpstreamStates
+{
+    /// <summary><c>starting</c> (connecting or reconnecting), <c>ready</c>, or <c>failed</c> (retrying after a backoff).</summary>
+    public static string Name(UpstreamState state) => state switch
+    {
+        UpstreamState.Ready => "ready",
+        UpstreamState.Failed => "failed",
+        _ => "starting",
+    };
+}
+
 /// <summary>One upstream's primitives, as last listed, with upstream-local names (not namespaced).</summary>
 public sealed record UpstreamCatalogEntry
 {
@@ -88,6 +100,9 @@ public sealed class UpstreamUnavailableException(string upstream, string message
     : Exception(message, inner)
 {
     public string Upstream { get; } = upstream;
+
+    /// <summary>The upstream's timeout passed (it did not become ready, or did not answer, in time).</summary>
+    public bool TimedOut { get; init; }
 }
 
 /// <summary>The gateway's view of every upstream MCP server (implemented by <c>UpstreamPool</c>).</summary>

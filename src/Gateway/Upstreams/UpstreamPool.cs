@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Telemetry;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -24,11 +25,13 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
     private readonly Dictionary<string, ManagedUpstream> upstreams = new(StringComparer.Ordinal);
     private UpstreamCatalog catalog = UpstreamCatalog.Empty;
     private LoggingLevel? loggingLevel;
+    private readonly GatewayMetrics metrics;
     private bool disposed;
 
-    public UpstreamPool(TimeProvider time, ILoggerFactory loggerFactory)
+    public UpstreamPool(TimeProvider time, ILoggerFactory loggerFactory, GatewayMetrics? metrics = null)
     {
         this.time = time;
+        this.metrics = metrics ?? new GatewayMetrics();
         this.loggerFactory = loggerFactory;
         logger = loggerFactory.CreateLogger<UpstreamPool>();
     }
@@ -104,11 +107,25 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
         }
     }
 
-    public Task<CallToolResult> CallToolAsync(string upstream, string tool, IReadOnlyDictionary<string, JsonElement>? arguments, UpstreamCallContext context, CancellationToken cancellationToken)
+    public async Task<CallToolResult> CallToolAsync(string upstream, string tool, IReadOnlyDictionary<string, JsonElement>? arguments, UpstreamCallContext context, CancellationToken cancellationToken)
     {
         // The JsonElements go out as they came in: the upstream gets exactly the arguments the agent sent.
         var request = new CallToolRequestParams { Name = tool, Arguments = arguments?.ToDictionary() };
-        return InvokeAsync<CallToolRequestParams, CallToolResult>(upstream, RequestMethods.ToolsCall, tool, request, context, context.Progress, cancellationToken);
+        using var span = GatewayTelemetry.StartUpstreamCall(upstream, tool);
+        try
+        {
+            return await InvokeAsync<CallToolRequestParams, CallToolResult>(upstream, RequestMethods.ToolsCall, tool, request, context, context.Progress, cancellationToken);
+        }
+        catch (UpstreamUnavailableException e)
+        {
+            metrics.UpstreamFailed(span, upstream, e.TimedOut ? "timeout" : "unavailable", e.Message);
+            throw;
+        }
+        catch (McpException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            metrics.UpstreamFailed(span, upstream, "protocol", e.Message);
+            throw;
+        }
     }
 
     public Task<ReadResourceResult> ReadResourceAsync(string upstream, string uri, UpstreamCallContext context, CancellationToken cancellationToken) =>
@@ -267,7 +284,7 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new UpstreamUnavailableException(upstream, $"upstream '{upstream}' did not become ready within {UpstreamErrors.Format(timeout)}");
+            throw new UpstreamUnavailableException(upstream, $"upstream '{upstream}' did not become ready within {UpstreamErrors.Format(timeout)}") { TimedOut = true };
         }
 
         using var registration = connection.Calls.Add(context.Channel);
@@ -291,7 +308,7 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
         {
             // UpstreamRequests has sent notifications/cancelled for the request.
             logger.CallTimedOut(upstream, method, target, (long)timeout.TotalMilliseconds);
-            throw new UpstreamUnavailableException(upstream, $"upstream '{upstream}' did not answer {method} '{target}' within {UpstreamErrors.Format(timeout)}");
+            throw new UpstreamUnavailableException(upstream, $"upstream '{upstream}' did not answer {method} '{target}' within {UpstreamErrors.Format(timeout)}") { TimedOut = true };
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
@@ -15,6 +16,7 @@ public static class UpstreamsServiceCollectionExtensions
     public static IServiceCollection AddUpstreams(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<UpstreamPool>();
         services.TryAddSingleton<IUpstreams>(provider => provider.GetRequiredService<UpstreamPool>());
         services.AddHostedService<UpstreamPoolService>();

@@ -77,6 +77,6 @@ public sealed record VerifyArguments
     }
 
     // Without an offset a time is UTC: the database stores instants, and the machine's zone must not change the answer.
-    private static bool TryParseInstant(string value, out DateTimeOffset instant) =>
+    internal static bool TryParseInstant(string value, out DateTimeOffset instant) =>
         DateTimeOffset.TryParseExact(value, IsoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant);
 }

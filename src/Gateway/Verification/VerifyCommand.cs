@@ -95,56 +95,59 @@ public static class VerifyCommand
     private static async Task<int> VerifyAsync(
         WorkflowRuntime runtime, ToolCallAuditVerifier audit, VerifyArguments arguments, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        int verified = 0, broken = 0;
+        int chains = 0, brokenChains = 0, streams = 0, brokenStreams = 0;
         var progress = Stopwatch.StartNew();
-        await foreach (var chain in runtime.VerifyAllAsync(arguments.From, arguments.To, cancellationToken))
+        async ValueTask ProgressAsync(string what, int count, int broken)
         {
-            verified++;
-            if (!chain.Valid)
-            {
-                broken++;
-                await output.WriteLineAsync(arguments.Json
-                    ? JsonSerializer.Serialize(chain, JsonOptions)
-                    : $"BROKEN {chain.WorkflowId}: {chain.Problem} ({chain.Events} events)");
-            }
-
             if (progress.Elapsed >= ProgressInterval)
             {
-                await error.WriteLineAsync($"verify: {verified} chains so far, {broken} broken...");
+                await error.WriteLineAsync($"verify: {count} {what} so far, {broken} broken...");
                 progress.Restart();
             }
         }
 
-        int streams = 0, brokenStreams = 0;
-        long records = 0;
-        await foreach (var stream in audit.VerifyAsync(arguments.From, arguments.To, cancellationToken))
-        {
-            streams++;
-            records += stream.Records;
-            if (!stream.Valid)
+        var summary = await new ChainCheck(runtime, audit).RunAsync(
+            arguments.From,
+            arguments.To,
+            async chain =>
             {
-                brokenStreams++;
-                await WriteBrokenStreamAsync(stream, arguments.Json, output);
-            }
+                chains++;
+                if (!chain.Valid)
+                {
+                    brokenChains++;
+                    await output.WriteLineAsync(arguments.Json
+                        ? JsonSerializer.Serialize(chain, JsonOptions)
+                        : $"BROKEN {chain.WorkflowId}: {chain.Problem} ({chain.Events} events)");
+                }
 
-            if (progress.Elapsed >= ProgressInterval)
+                await ProgressAsync("chains", chains, brokenChains);
+            },
+            async stream =>
             {
-                await error.WriteLineAsync($"verify: {streams} audit streams so far, {brokenStreams} broken...");
-                progress.Restart();
-            }
-        }
+                streams++;
+                if (!stream.Valid)
+                {
+                    brokenStreams++;
+                    await WriteBrokenStreamAsync(stream, arguments.Json, output);
+                }
+
+                await ProgressAsync("audit streams", streams, brokenStreams);
+            },
+            cancellationToken);
 
         if (arguments.Json)
         {
-            await output.WriteLineAsync(JsonSerializer.Serialize(new { verified, broken, audit = new { streams, records, broken = brokenStreams } }, JsonOptions));
+            await output.WriteLineAsync(JsonSerializer.Serialize(
+                new { verified = summary.Workflows, broken = summary.BrokenWorkflows, audit = new { streams = summary.Streams, records = summary.Records, broken = summary.BrokenStreams } },
+                JsonOptions));
         }
         else
         {
-            await output.WriteLineAsync($"{verified} chains verified, {broken} broken");
-            await output.WriteLineAsync($"{streams} audit streams verified ({records} records), {brokenStreams} broken");
+            await output.WriteLineAsync($"{summary.Workflows} chains verified, {summary.BrokenWorkflows} broken");
+            await output.WriteLineAsync($"{summary.Streams} audit streams verified ({summary.Records} records), {summary.BrokenStreams} broken");
         }
 
-        return broken + brokenStreams;
+        return summary.BrokenWorkflows + summary.BrokenStreams;
     }
 
     private static async Task WriteBrokenStreamAsync(AuditStreamVerification stream, bool json, TextWriter output)

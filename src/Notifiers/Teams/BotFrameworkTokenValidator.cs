@@ -1,3 +1,4 @@
+using ApprovalEngine.Notifiers.OpenId;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -17,7 +18,7 @@ public sealed record BotTokenCheck(bool Valid, string? Problem = null, bool Keys
 /// with a <c>serviceurl</c> claim equal to the activity's <c>serviceUrl</c>, and signed by a key endorsed for the
 /// activity's channel.
 /// </summary>
-public sealed class BotFrameworkTokenValidator(BotFrameworkKeys keys, string appId)
+public sealed class BotFrameworkTokenValidator(OpenIdKeys keys, string appId)
 {
     public const string Issuer = "https://api.botframework.com";
     public const string ServiceUrlClaim = "serviceurl";
@@ -74,7 +75,7 @@ public sealed class BotFrameworkTokenValidator(BotFrameworkKeys keys, string app
         });
         if (!result.IsValid)
         {
-            return BotTokenCheck.Fail(Describe(result.Exception));
+            return BotTokenCheck.Fail(JwtProblems.Describe(result.Exception));
         }
 
         var claimed = result.ClaimsIdentity.FindFirst(ServiceUrlClaim)?.Value;
@@ -90,16 +91,4 @@ public sealed class BotFrameworkTokenValidator(BotFrameworkKeys keys, string app
 
     public static bool SameServiceUrl(string a, string b) =>
         string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.OrdinalIgnoreCase);
-
-    private static string Describe(Exception? e) => e switch
-    {
-        SecurityTokenInvalidIssuerException => "wrong issuer",
-        SecurityTokenInvalidAudienceException => "wrong audience",
-        SecurityTokenExpiredException => "expired",
-        SecurityTokenNotYetValidException => "not valid yet",
-        SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException => "bad signature",
-        SecurityTokenInvalidAlgorithmException => "signing algorithm not allowed",
-        null => "invalid token",
-        _ => e.GetType().Name,
-    };
 }

@@ -60,6 +60,9 @@ public sealed record ApprovalRequest
 
     /// <summary>The tool is safe to retry (MCP <c>idempotentHint</c>); otherwise it runs at most once.</summary>
     public bool ToolIdempotent { get; init; }
+
+    /// <summary>The W3C <c>traceparent</c> of the call that asked, so the workflow's tasks join its trace on any node.</summary>
+    public string? TraceParent { get; init; }
 }
 
 public sealed record ApprovalVote

@@ -37,6 +37,35 @@ internal static class HistoryChain
         return entries;
     }
 
+    // From the instance, so a workflow without a single event still answers (with its version), and in one statement,
+    // so the version and the events come from the same snapshot.
+    private const string VerifiedSql = """
+        SELECT e.seq, e.type, e.body, e.actor, e.recorded_at, e.prev_hash, e.hash, i.version
+        FROM wf_instance i LEFT JOIN wf_event e ON e.wf_id = i.id
+        WHERE i.id = $1
+        ORDER BY e.seq
+        """;
+
+    /// <summary>The workflow's history and its chain check from one read; null when there is no such workflow.</summary>
+    public static async Task<VerifiedHistory?> ReadVerifiedAsync(NpgsqlDataSource dataSource, Guid workflowId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(VerifiedSql);
+        cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = workflowId });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var entries = new List<HistoryEntry>();
+        int? version = null;
+        while (await reader.ReadAsync(ct))
+        {
+            version = reader.GetInt32(7);
+            if (!reader.IsDBNull(0))
+            {
+                entries.Add(ReadEntry(reader, workflowId, 0));
+            }
+        }
+
+        return version is { } v ? new VerifiedHistory(entries, Verify(workflowId, v, entries)) : null;
+    }
+
     public static async Task<ChainVerification> VerifyAsync(NpgsqlDataSource dataSource, Guid workflowId, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("SELECT version FROM wf_instance WHERE id = $1");

@@ -73,10 +73,19 @@ public sealed record StartResult(WorkflowSnapshot Workflow, bool Created);
 /// <summary>One stored history event. <paramref name="Body"/> is the exact JSON text that was hashed.</summary>
 public sealed record HistoryEntry(Guid WorkflowId, int Seq, string Type, string Body, string Actor, DateTimeOffset RecordedAt, byte[] PrevHash, byte[] Hash);
 
-/// <summary>Filters for <see cref="WorkflowRuntime.QueryAsync"/>; all optional, combined with AND. Ordered by creation time.</summary>
+/// <summary>
+/// Filters for <see cref="WorkflowRuntime.QueryAsync"/>; all optional, combined with AND. Ordered by creation time,
+/// oldest first unless <see cref="NewestFirst"/>.
+/// </summary>
 public sealed record WorkflowQuery
 {
+    public const int MaxLimit = 1000;
+
     public ApprovalStatus? Status { get; init; }
+
+    /// <summary>Any of these statuses (with <see cref="Status"/>, both must match).</summary>
+    public IReadOnlyList<ApprovalStatus>? Statuses { get; init; }
+
     public string? AgentId { get; init; }
     public string? Bundle { get; init; }
     public string? Tool { get; init; }
@@ -84,15 +93,29 @@ public sealed record WorkflowQuery
     /// <summary>Someone who voted or decided.</summary>
     public string? Approver { get; init; }
 
+    /// <summary>An approver of any stage (ignoring case), or someone who voted or decided: whom the approval concerns.</summary>
+    public string? Person { get; init; }
+
     public DateTimeOffset? CreatedFrom { get; init; }
     public DateTimeOffset? CreatedBefore { get; init; }
+
+    /// <summary>Changed (created, signalled, advanced) at or after this database time.</summary>
+    public DateTimeOffset? UpdatedFrom { get; init; }
+
+    public bool NewestFirst { get; init; }
+
+    /// <summary>1 to <see cref="MaxLimit"/>.</summary>
     public int Limit { get; init; } = 100;
 
-    /// <summary>Opaque cursor from the previous page's <see cref="WorkflowPage.NextCursor"/>.</summary>
+    /// <summary>Opaque cursor from the previous page's <see cref="WorkflowPage.NextCursor"/> (of a query in the same order).</summary>
     public string? Cursor { get; init; }
 }
 
-public sealed record WorkflowPage(IReadOnlyList<WorkflowSnapshot> Items, string? NextCursor);
+/// <param name="AsOf">The database's time when the page was read: a later "changed since" query starts from it.</param>
+public sealed record WorkflowPage(IReadOnlyList<WorkflowSnapshot> Items, string? NextCursor, DateTimeOffset AsOf = default);
+
+/// <summary>A workflow's history with the result of recomputing its hash chain, read in one snapshot.</summary>
+public sealed record VerifiedHistory(IReadOnlyList<HistoryEntry> Events, ChainVerification Chain);
 
 /// <summary>The result of recomputing one workflow's hash chain.</summary>
 public sealed record ChainVerification(Guid WorkflowId, bool Valid, int Events, int? FirstBadSeq, string? Problem);

@@ -102,6 +102,7 @@ public sealed partial class TaskWorker
 
     private async Task RunOneAsync(ClaimedTask task, CancellationToken abortToken)
     {
+        using var span = WorkflowTelemetry.StartTask(task);
         using var leaseLost = CancellationTokenSource.CreateLinkedTokenSource(abortToken);
         using var stopHeartbeat = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(task.Fence, leaseLost, stopHeartbeat.Token);
@@ -123,15 +124,29 @@ public sealed partial class TaskWorker
         }
         catch (LeaseLostException)
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "lease lost");
             LogLeaseLost(task.Id, task.Kind);
+        }
+        catch (OperationCanceledException) when (abortToken.IsCancellationRequested)
+        {
+            // The node stops and its grace period is over. A task that may run again goes back to the queue now,
+            // instead of after its lease expires; one that runs at most once is left to the reaper, which knows
+            // whether it started.
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "aborted by shutdown");
+            if (!task.AtMostOnce)
+            {
+                await ReleaseAsync(task);
+            }
         }
         catch (OperationCanceledException) when (leaseLost.IsCancellationRequested)
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "lease lost");
             LogLeaseLost(task.Id, task.Kind);
         }
         catch (Exception e)
         {
             // Infrastructure failure (database down, bug): the lease expires and the reaper decides what is safe.
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name);
             LogTaskCrashed(e, task.Id, task.Kind);
         }
         finally
@@ -140,6 +155,23 @@ public sealed partial class TaskWorker
             await heartbeat;
             Interlocked.Decrement(ref _running);
             _slotFreed.Set();
+        }
+    }
+
+    private async Task ReleaseAsync(ClaimedTask task)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            if (await _queue.ReleaseAsync(task.Fence, timeout.Token))
+            {
+                LogReleased(task.Id, task.Kind);
+            }
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            // Its lease expires and the reaper puts it back.
+            LogReleaseFailed(e, task.Id, task.Kind);
         }
     }
 
@@ -223,7 +255,13 @@ public sealed partial class TaskWorker
         var activity = _activities.Find(task.Kind) ?? throw new InvalidOperationException($"No activity is registered for task kind '{task.Kind}'.");
         try
         {
-            return await activity.RunAsync(new ActivityContext(task.Id, task.WorkflowId, task.Kind, task.Attempt, task.MaxAttempts, task.Args, workflow.State, workflow.Version), ct);
+            var result = await activity.RunAsync(new ActivityContext(task.Id, task.WorkflowId, task.Kind, task.Attempt, task.MaxAttempts, task.Args, workflow.State, workflow.Version), ct);
+            if (result is not ActivityResult.Completed)
+            {
+                System.Diagnostics.Activity.Current?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result.GetType().Name);
+            }
+
+            return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -297,6 +335,12 @@ public sealed partial class TaskWorker
 
     [LoggerMessage(1143, LogLevel.Warning, "Activity for task {TaskId} ({Kind}) threw; its outcome is unknown")]
     private partial void LogActivityThrew(Exception exception, long taskId, string kind);
+
+    [LoggerMessage(1145, LogLevel.Information, "Task {TaskId} ({Kind}) was stopped by shutdown and put back in the queue for another node")]
+    private partial void LogReleased(long taskId, string kind);
+
+    [LoggerMessage(1146, LogLevel.Warning, "Task {TaskId} ({Kind}) was stopped by shutdown and could not be put back; the reaper will once its lease expires")]
+    private partial void LogReleaseFailed(Exception exception, long taskId, string kind);
 
     [LoggerMessage(1144, LogLevel.Warning, "Heartbeat for task {TaskId} failed")]
     private partial void LogHeartbeatFailed(Exception exception, long taskId);

@@ -23,6 +23,9 @@ public sealed partial class WakeupHub
     private readonly Dictionary<Guid, Waiter> _waiters = [];
     private readonly Lock _gate = new();
 
+    // Copy-on-write: changes are announced without a lock, and subscribing is rare.
+    private Action<Guid?>[] _watchers = [];
+
     internal WakeupHub(NpgsqlDataSource dataSource, string connectionString, ILogger<WakeupHub> logger)
     {
         _dataSource = dataSource;
@@ -49,6 +52,21 @@ public sealed partial class WakeupHub
             _outbox.Writer.TryWrite(null);
         }
     }
+
+    /// <summary>See <see cref="WorkflowRuntime.WatchChanges"/>.</summary>
+    internal IDisposable Subscribe(Action<Guid?> changed)
+    {
+        ArgumentNullException.ThrowIfNull(changed);
+        lock (_gate)
+        {
+            _watchers = [.. _watchers, changed];
+        }
+
+        return new Watch(this, changed);
+    }
+
+    /// <summary>Number of change subscriptions (for tests: a closed stream must leave none behind).</summary>
+    public int Watchers => Volatile.Read(ref _watchers).Length;
 
     /// <summary>Register interest in a workflow; dispose when done. Register before reading state to never miss a change.</summary>
     internal Registration Register(Guid workflowId)
@@ -78,8 +96,29 @@ public sealed partial class WakeupHub
         }
     }
 
+    private void Unsubscribe(Action<Guid?> changed)
+    {
+        lock (_gate)
+        {
+            var index = Array.IndexOf(_watchers, changed);
+            if (index >= 0)
+            {
+                _watchers = [.. _watchers[..index], .. _watchers[(index + 1)..]];
+            }
+        }
+    }
+
+    private void Announce(Guid? workflowId)
+    {
+        foreach (var watcher in Volatile.Read(ref _watchers))
+        {
+            watcher(workflowId);
+        }
+    }
+
     private void Wake(Guid workflowId)
     {
+        Announce(workflowId);
         Waiter? waiter;
         lock (_gate)
         {
@@ -94,6 +133,7 @@ public sealed partial class WakeupHub
 
     private void WakeAll()
     {
+        Announce(null);
         List<Waiter> all;
         lock (_gate)
         {
@@ -288,6 +328,19 @@ public sealed partial class WakeupHub
 
     [LoggerMessage(1122, LogLevel.Warning, "Sending a wakeup NOTIFY failed; other nodes will catch up by polling")]
     private partial void LogNotifyFailed(Exception exception);
+
+    private sealed class Watch(WakeupHub hub, Action<Guid?> changed) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                hub.Unsubscribe(changed);
+            }
+        }
+    }
 
     internal sealed class Waiter
     {

@@ -6,9 +6,9 @@ using Npgsql;
 
 namespace ApprovalEngine.Workflows.Runtime;
 
-/// <summary>Runs one node's background parts: migrations at start, the wakeup listener, the task worker and the reaper.</summary>
+/// <summary>Runs one node's background parts: migrations at start, the wakeup listener, the gauges, the task worker and the reaper.</summary>
 internal sealed partial class WorkflowHost(
-    NpgsqlDataSource dataSource, WakeupHub hub, TaskWorker worker, TaskReaper reaper, IOptions<WorkflowRuntimeOptions> options, ILogger<WorkflowHost> logger)
+    NpgsqlDataSource dataSource, WakeupHub hub, TaskWorker worker, TaskReaper reaper, IOptions<WorkflowRuntimeOptions> options, WorkflowMetrics metrics, TimeProvider time, ILogger<WorkflowHost> logger)
     : IHostedService
 {
     // Not disposed: they own no timers, and a host may call StopAsync again after disposing its services.
@@ -26,7 +26,8 @@ internal sealed partial class WorkflowHost(
             await SchemaMigrator.MigrateAsync(dataSource, logger, cancellationToken);
         }
 
-        var loops = new List<Task> { hub.RunAsync(_stopping.Token) };
+        var gauges = new WorkflowGauges(dataSource, metrics, settings.MetricsInterval, time, logger);
+        var loops = new List<Task> { hub.RunAsync(_stopping.Token), gauges.RunAsync(_stopping.Token) };
         if (settings.RunWorker)
         {
             loops.Add(worker.RunAsync(_stopping.Token, _abort.Token));

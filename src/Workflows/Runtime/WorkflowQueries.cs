@@ -6,52 +6,104 @@ using NpgsqlTypes;
 
 namespace ApprovalEngine.Workflows.Runtime;
 
-/// <summary>Queries over workflows with keyset (cursor) paging on (created_at, id).</summary>
+/// <summary>Queries over workflows with keyset (cursor) paging on (created_at, id), in either direction.</summary>
 internal static class WorkflowQueries
 {
-    private const string Sql = """
-        SELECT id, business_key, version, data, updated_at, created_at FROM wf_instance
-        WHERE ($1::text IS NULL OR state = $1)
-          AND ($2::text IS NULL OR agent_id = $2)
-          AND ($3::text IS NULL OR bundle = $3)
-          AND ($4::text IS NULL OR tool = $4)
-          AND ($5::text IS NULL OR deciders @> ARRAY[$5])
-          AND ($6::timestamptz IS NULL OR created_at >= $6)
-          AND ($7::timestamptz IS NULL OR created_at < $7)
-          AND ($8::timestamptz IS NULL OR (created_at, id) > ($8, $9))
-        ORDER BY created_at, id
-        LIMIT $10
-        """;
+    private const string Columns = "id, business_key, version, data, updated_at, created_at";
 
     public static async Task<WorkflowPage> QueryAsync(NpgsqlDataSource dataSource, WorkflowQuery query, CancellationToken ct)
     {
-        if (query.Limit is < 1 or > 1000)
+        if (query.Limit is < 1 or > WorkflowQuery.MaxLimit)
         {
-            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, "Limit must be between 1 and 1000.");
+            throw new ArgumentOutOfRangeException(nameof(query), query.Limit, $"Limit must be between 1 and {WorkflowQuery.MaxLimit}.");
         }
 
         var (afterAt, afterId) = DecodeCursor(query.Cursor);
-        await using var cmd = dataSource.CreateCommand(Sql);
-        cmd.Parameters.Add(Text(query.Status is { } s ? ApprovalMachine.StatusName(s) : null));
-        cmd.Parameters.Add(Text(query.AgentId));
-        cmd.Parameters.Add(Text(query.Bundle));
-        cmd.Parameters.Add(Text(query.Tool));
-        cmd.Parameters.Add(Text(query.Approver));
-        cmd.Parameters.Add(Time(query.CreatedFrom));
-        cmd.Parameters.Add(Time(query.CreatedBefore));
-        cmd.Parameters.Add(Time(afterAt));
-        cmd.Parameters.Add(new NpgsqlParameter { Value = afterId, NpgsqlDbType = NpgsqlDbType.Uuid });
-        cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = query.Limit + 1 });
+
+        // Only the filters that are set become predicates, so the planner can use the matching index; the SQL text
+        // holds column names and parameter numbers, never a value.
+        var command = new NpgsqlBatchCommand();
+        var sql = new StringBuilder($"SELECT {Columns} FROM wf_instance WHERE true");
+        string Add(NpgsqlParameter parameter)
+        {
+            command.Parameters.Add(parameter);
+            return "$" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
+        }
+
+        void Equal(string column, string? value)
+        {
+            if (value is not null)
+            {
+                sql.Append($" AND {column} = {Add(new NpgsqlParameter<string> { TypedValue = value })}");
+            }
+        }
+
+        if (query.Status is { } status)
+        {
+            Equal("state", ApprovalMachine.StatusName(status));
+        }
+
+        if (query.Statuses is { } statuses)
+        {
+            sql.Append($" AND state = ANY({Add(new NpgsqlParameter<string[]> { TypedValue = [.. statuses.Select(ApprovalMachine.StatusName)] })})");
+        }
+
+        Equal("agent_id", query.AgentId);
+        Equal("bundle", query.Bundle);
+        Equal("tool", query.Tool);
+        if (query.Approver is { } approver)
+        {
+            sql.Append($" AND deciders @> ARRAY[{Add(new NpgsqlParameter<string> { TypedValue = approver })}]");
+        }
+
+        if (query.Person is { } person)
+        {
+            var lower = Add(new NpgsqlParameter<string> { TypedValue = person.ToLowerInvariant() });
+            var exact = Add(new NpgsqlParameter<string> { TypedValue = person });
+            sql.Append($" AND (approvers @> ARRAY[{lower}] OR deciders @> ARRAY[{exact}] OR deciders @> ARRAY[{lower}])");
+        }
+
+        if (query.CreatedFrom is { } from)
+        {
+            sql.Append($" AND created_at >= {Add(Time(from))}");
+        }
+
+        if (query.CreatedBefore is { } before)
+        {
+            sql.Append($" AND created_at < {Add(Time(before))}");
+        }
+
+        if (query.UpdatedFrom is { } updated)
+        {
+            sql.Append($" AND updated_at >= {Add(Time(updated))}");
+        }
+
+        var direction = query.NewestFirst ? "DESC" : "ASC";
+        if (afterAt is { } at)
+        {
+            sql.Append($" AND (created_at, id) {(query.NewestFirst ? "<" : ">")} ({Add(Time(at))}, {Add(new NpgsqlParameter<Guid> { TypedValue = afterId })})");
+        }
+
+        // One row more than asked says whether another page exists.
+        sql.Append($" ORDER BY created_at {direction}, id {direction} LIMIT {Add(new NpgsqlParameter<int> { TypedValue = query.Limit + 1 })}");
+        command.CommandText = sql.ToString();
+
+        // One batch runs as one implicit transaction: now() is the start of the snapshot the rows come from.
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT now()"));
+        batch.BatchCommands.Add(command);
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var asOf = reader.GetFieldValue<DateTimeOffset>(0);
+        await reader.NextResultAsync(ct);
 
         var items = new List<WorkflowSnapshot>();
         DateTimeOffset lastCreated = default;
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
             if (items.Count == query.Limit)
             {
-                var last = items[^1];
-                return new WorkflowPage(items, EncodeCursor(lastCreated, last.Id));
+                return new WorkflowPage(items, EncodeCursor(lastCreated, items[^1].Id), asOf);
             }
 
             items.Add(new WorkflowSnapshot(
@@ -59,7 +111,28 @@ internal static class WorkflowQueries
             lastCreated = reader.GetFieldValue<DateTimeOffset>(5);
         }
 
-        return new WorkflowPage(items, null);
+        return new WorkflowPage(items, null, asOf);
+    }
+
+    /// <summary>The workflows among <paramref name="ids"/> that exist, in no particular order.</summary>
+    public static async Task<IReadOnlyList<WorkflowSnapshot>> GetManyAsync(NpgsqlDataSource dataSource, IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        await using var cmd = dataSource.CreateCommand("SELECT id, business_key, version, data, updated_at FROM wf_instance WHERE id = ANY($1)");
+        cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. ids] });
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var items = new List<WorkflowSnapshot>(ids.Count);
+        while (await reader.ReadAsync(ct))
+        {
+            items.Add(new WorkflowSnapshot(
+                reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), WorkflowStore.DeserializeState(reader.GetString(3)), reader.GetFieldValue<DateTimeOffset>(4)));
+        }
+
+        return items;
     }
 
     private static string EncodeCursor(DateTimeOffset createdAt, Guid id) =>
@@ -77,13 +150,11 @@ internal static class WorkflowQueries
             var parts = Encoding.UTF8.GetString(Convert.FromBase64String(cursor)).Split(':');
             return (new DateTimeOffset(long.Parse(parts[0], CultureInfo.InvariantCulture), TimeSpan.Zero), Guid.ParseExact(parts[1], "N"));
         }
-        catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        catch (Exception e) when (e is FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException)
         {
             throw new ArgumentException($"The cursor '{cursor}' is not one this API returned.", nameof(cursor), e);
         }
     }
 
-    private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
-
-    private static NpgsqlParameter Time(DateTimeOffset? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz };
+    private static NpgsqlParameter Time(DateTimeOffset value) => new NpgsqlParameter<DateTimeOffset> { TypedValue = value.ToUniversalTime(), NpgsqlDbType = NpgsqlDbType.TimestampTz };
 }

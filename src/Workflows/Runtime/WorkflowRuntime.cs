@@ -15,13 +15,16 @@ public sealed partial class WorkflowRuntime
     private readonly WorkflowStore _store;
     private readonly WakeupHub _hub;
     private readonly WorkflowRuntimeOptions _options;
+    private readonly WorkflowMetrics _metrics;
     private readonly ILogger _logger;
 
-    public WorkflowRuntime(NpgsqlDataSource dataSource, WakeupHub hub, ActivityRegistry activities, IOptions<WorkflowRuntimeOptions> options, ILogger<WorkflowRuntime> logger)
+    public WorkflowRuntime(
+        NpgsqlDataSource dataSource, WakeupHub hub, ActivityRegistry activities, IOptions<WorkflowRuntimeOptions> options, WorkflowMetrics metrics, ILogger<WorkflowRuntime> logger)
     {
         _store = new WorkflowStore(dataSource, activities.OptionsFor);
         _hub = hub;
         _options = options.Value;
+        _metrics = metrics;
         _logger = logger;
     }
 
@@ -72,6 +75,8 @@ public sealed partial class WorkflowRuntime
             return error!;
         }
 
+        using var span = WorkflowTelemetry.StartSignal(workflowId, signal.Name);
+
         while (true)
         {
             var read = await _store.ReadAsync(workflowId, signal.IdempotencyKey, cancellationToken);
@@ -102,6 +107,7 @@ public sealed partial class WorkflowRuntime
 
             if (transition.Accepted)
             {
+                _metrics.Decided(span, read.Snapshot.State, transition.State!);
                 _hub.Publish(workflowId, tasksCreated: transition.Tasks.Any(t => t is ScheduleTask));
                 LogSignalApplied(workflowId, signal.Name, outcome.Status?.ToString() ?? "");
             }
@@ -145,6 +151,22 @@ public sealed partial class WorkflowRuntime
 
     public Task<WorkflowPage> QueryAsync(WorkflowQuery query, CancellationToken cancellationToken = default) =>
         WorkflowQueries.QueryAsync(_store.DataSource, query, cancellationToken);
+
+    /// <summary>The workflows among <paramref name="ids"/> that exist, in no particular order.</summary>
+    public Task<IReadOnlyList<WorkflowSnapshot>> GetManyAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken = default) =>
+        WorkflowQueries.GetManyAsync(_store.DataSource, ids, cancellationToken);
+
+    /// <summary>A workflow's history with its recomputed chain, from one read; null for an unknown workflow.</summary>
+    public Task<VerifiedHistory?> GetVerifiedHistoryAsync(Guid workflowId, CancellationToken cancellationToken = default) =>
+        HistoryChain.ReadVerifiedAsync(_store.DataSource, workflowId, cancellationToken);
+
+    /// <summary>
+    /// Calls <paramref name="changed"/> with the id of every workflow that changes, on this node or (by NOTIFY) on
+    /// another, and with null when changes may have been missed (the wakeup listener reconnected): re-read everything.
+    /// NOTIFY is a hint, so a subscriber that must not miss a change also re-reads now and then. The callback runs on
+    /// the thread that saw the change: it must not block or throw. Dispose the result to stop.
+    /// </summary>
+    public IDisposable WatchChanges(Action<Guid?> changed) => _hub.Subscribe(changed);
 
     public Task<IReadOnlyList<HistoryEntry>> GetHistoryAsync(Guid workflowId, CancellationToken cancellationToken = default) =>
         HistoryChain.ReadAsync(_store.DataSource, workflowId, cancellationToken);

@@ -27,6 +27,9 @@ public sealed record WorkflowRuntimeOptions
     /// <summary>Apply schema migrations when the node starts.</summary>
     public bool MigrateOnStart { get; set; } = true;
 
+    /// <summary>How often the gauges (pending approvals, task queue depth and lag) are read from the database, while something listens to them.</summary>
+    public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Retry policy of the built-in deadline timer.</summary>
     public ActivityOptions TimerOptions { get; set; } = new() { MaxAttempts = 100 };
 
@@ -46,6 +49,11 @@ public sealed record WorkflowRuntimeOptions
         if (ReaperInterval <= TimeSpan.Zero)
         {
             errors.Add($"{nameof(ReaperInterval)} must be positive (was {ReaperInterval}).");
+        }
+
+        if (MetricsInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"{nameof(MetricsInterval)} must be positive (was {MetricsInterval}).");
         }
 
         if (MaxConcurrency < 1)

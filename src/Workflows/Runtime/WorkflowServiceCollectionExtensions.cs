@@ -31,6 +31,7 @@ public static class WorkflowServiceCollectionExtensions
             return builder.Build();
         });
         services.TryAddSingleton<ActivityRegistry>();
+        services.TryAddSingleton<WorkflowMetrics>();
         // The listener needs the full connection string: NpgsqlDataSource.ConnectionString omits the password.
         services.TryAddSingleton(sp => new WakeupHub(sp.GetRequiredService<NpgsqlDataSource>(), connectionString, sp.GetRequiredService<ILogger<WakeupHub>>()));
         services.TryAddSingleton<WorkflowRuntime>();

@@ -43,8 +43,8 @@ internal sealed class WorkflowStore(NpgsqlDataSource dataSource, Func<string, Ac
         """;
 
     private const string InsertInstanceSql = """
-        INSERT INTO wf_instance (id, kind, business_key, state, version, data, agent_id, bundle, upstream, tool, rule, deciders, deadline_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        INSERT INTO wf_instance (id, kind, business_key, state, version, data, agent_id, bundle, upstream, tool, rule, deciders, deadline_at, approvers)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         """;
 
     private const string GuardSql = "SELECT wf_guard($1, $2, $3, $4, $5)";
@@ -147,6 +147,7 @@ internal sealed class WorkflowStore(NpgsqlDataSource dataSource, Func<string, Ac
                 new() { Value = (object?)state.Request.Rule ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
                 new NpgsqlParameter<string[]> { TypedValue = Deciders(state) },
                 new NpgsqlParameter<DateTimeOffset> { TypedValue = state.DeadlineAt },
+                new NpgsqlParameter<string[]> { TypedValue = Approvers(state.Request) },
             },
         });
         AddEventsAndTasks(batch, state, 0, start);
@@ -301,6 +302,10 @@ internal sealed class WorkflowStore(NpgsqlDataSource dataSource, Func<string, Ac
     internal static ApprovalState DeserializeState(string json) =>
         JsonSerializer.Deserialize<ApprovalState>(json, WorkflowJson.Options)
         ?? throw new InvalidDataException("A workflow row holds null state.");
+
+    /// <summary>The approvers of every stage, lower-cased: the <c>approvers</c> column (the request never changes, so neither does it).</summary>
+    internal static string[] Approvers(ApprovalRequest request) =>
+        [.. request.Approvers.Approvers.Concat(request.EscalateTo?.Approvers ?? []).Select(a => a.ToLowerInvariant()).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     private static string[] Deciders(ApprovalState state) =>
         state.Votes.Select(v => v.Approver).Concat(state.DecidedBy).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();

@@ -46,7 +46,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         await using var retryClient = await scene.ConnectAsync(b, "fs__write_file", ct);
         var result = await retryClient.CallToolAsync("fs__write_file", arguments, cancellationToken: ct);
 
-        Assert.Equal((200, "Pending"), (getStatus, beforeDecision!["status"]!.GetValue<string>()));
+        Assert.Equal((200, "pending"), (getStatus, beforeDecision!["status"]!.GetValue<string>()));
         Assert.Equal((200, "Approved"), (status, decision!["status"]!.GetValue<string>()));
         Assert.NotEqual(true, result.IsError);
         Assert.Contains("Successfully wrote", Text(result), StringComparison.Ordinal);
@@ -95,7 +95,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         // Give B's worker and reaper a full lease more to (wrongly) run the call again.
         await Task.Delay(Lease, ct);
 
-        Assert.Equal((200, "InDoubt"), (getStatus, shown!["status"]!.GetValue<string>()));
+        Assert.Equal((200, "in_doubt"), (getStatus, shown!["status"]!.GetValue<string>()));
         Assert.Contains("mid-call", inDoubt.State.Reason, StringComparison.Ordinal);
         Assert.True(retry.IsError);
         Assert.Equal($"Approval {id} was approved, but the call's outcome is unknown and it is not run again: {inDoubt.State.Reason}", Text(retry));
@@ -131,7 +131,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         var executedBy = Assert.Single(await scene.ExecuteTasksAsync(pending.Id)).Owner;
         var history = await scene.Runtime.GetHistoryAsync(pending.Id, ct);
 
-        Assert.Equal((200, "Pending"), (shownStatus, shown!["status"]!.GetValue<string>()));
+        Assert.Equal((200, "pending"), (shownStatus, shown!["status"]!.GetValue<string>()));
         Assert.Equal(200, status);
         Assert.NotEqual(true, result.IsError);
         Assert.Contains("Successfully wrote", Text(result), StringComparison.Ordinal);

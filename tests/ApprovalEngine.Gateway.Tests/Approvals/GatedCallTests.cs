@@ -160,7 +160,8 @@ public sealed class GatedCallTests(GatedGateway peers) : IClassFixture<GatedGate
         var (status, body) = await peers.DecideAsync(start.Workflow.Id, "approve");
 
         Assert.Equal(403, status);
-        Assert.Equal("NotAuthorized", body!["title"]!.GetValue<string>());
+        Assert.Equal("Forbidden", body!["title"]!.GetValue<string>());
+        Assert.Equal($"ops@example.com is not an approver of approval {start.Workflow.Id}.", body["detail"]!.GetValue<string>());
         Assert.Equal(ApprovalStatus.Pending, (await runtime.GetAsync(start.Workflow.Id, timeout.Token))!.State.Status);
     }
 

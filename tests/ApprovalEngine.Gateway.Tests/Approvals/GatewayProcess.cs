@@ -144,6 +144,29 @@ public sealed class GatewayProcess : IAsyncDisposable
         Append($"---- {Name}: killed (SIGKILL) at {Elapsed()} ----");
     }
 
+    /// <summary>SIGTERM, as an orchestrator stops a node; waits until it exits (at most <paramref name="wait"/>) and returns its exit code.</summary>
+    /// <exception cref="TimeoutException">It still runs after <paramref name="wait"/>.</exception>
+    public async Task<int> TerminateAsync(TimeSpan wait)
+    {
+        Append($"---- {Name}: SIGTERM at {Elapsed()} ----");
+        if (Signal(Pid, SigTerm) != 0)
+        {
+            throw new InvalidOperationException($"kill({Pid}, SIGTERM) failed for {this}.");
+        }
+
+        using var timeout = new CancellationTokenSource(wait);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{this} still runs {wait.TotalSeconds:0} s after SIGTERM.\n{Describe()}");
+        }
+
+        return process.ExitCode;
+    }
+
     /// <summary>SIGTERM, then SIGKILL of its tree if it still runs after 5 s; then its output goes to the test's output. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {

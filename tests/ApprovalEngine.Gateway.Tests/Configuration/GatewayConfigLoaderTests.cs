@@ -1,4 +1,5 @@
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Testing;
 
 namespace ApprovalEngine.Gateway.Tests.Configuration;
 
@@ -167,7 +168,7 @@ public sealed class GatewayConfigLoaderTests
     [Fact]
     public void Load_ExampleFile_LoadsWithoutErrors()
     {
-        var path = Path.Combine(RepositoryRoot(), "deploy", "gateway.example.yaml");
+        var path = Repository.PathOf("deploy", "gateway.example.yaml");
 
         var result = GatewayConfigLoader.Load(path, _ => null);
 
@@ -179,18 +180,5 @@ public sealed class GatewayConfigLoaderTests
         Assert.Equal(2, config.Agents.Count);
         Assert.NotEmpty(config.Bundles);
         Assert.NotEmpty(config.Approvers);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "ApprovalEngine.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("ApprovalEngine.sln not found above " + AppContext.BaseDirectory);
     }
 }

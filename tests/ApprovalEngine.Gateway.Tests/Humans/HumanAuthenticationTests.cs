@@ -19,35 +19,35 @@ public sealed class HumanAuthenticationTests
     }
 
     [Fact]
-    public void Authenticate_NoAuthorizationHeader_FailsWithNoToken() =>
-        Assert.Equal(RefusalReason.NoToken, authentication.Authenticate(Request(null)).Failure);
+    public async Task Authenticate_NoAuthorizationHeader_FailsWithNoToken() =>
+        Assert.Equal(RefusalReason.NoToken, (await authentication.AuthenticateAsync(Request(null))).Failure);
 
     [Fact]
-    public void Authenticate_AnotherScheme_FailsWithNoToken() =>
-        Assert.Equal(RefusalReason.NoToken, authentication.Authenticate(Request($"Basic {token}")).Failure);
+    public async Task Authenticate_AnotherScheme_FailsWithNoToken() =>
+        Assert.Equal(RefusalReason.NoToken, (await authentication.AuthenticateAsync(Request($"Basic {token}"))).Failure);
 
     [Fact]
-    public void Authenticate_UnknownToken_FailsWithInvalidToken()
+    public async Task Authenticate_UnknownToken_FailsWithInvalidToken()
     {
-        var result = authentication.Authenticate(Request($"Bearer {UserTokens.Generate()}"));
+        var result = await authentication.AuthenticateAsync(Request($"Bearer {UserTokens.Generate()}"));
 
         Assert.Null(result.Human);
         Assert.Equal(RefusalReason.InvalidToken, result.Failure);
     }
 
     [Fact]
-    public void Authenticate_ConfiguredAgentKey_FailsWithAgentKey()
+    public async Task Authenticate_ConfiguredAgentKey_FailsWithAgentKey()
     {
-        var result = authentication.Authenticate(Request($"Bearer {agentKey}"));
+        var result = await authentication.AuthenticateAsync(Request($"Bearer {agentKey}"));
 
         Assert.Null(result.Human);
         Assert.Equal(RefusalReason.AgentKey, result.Failure);
     }
 
     [Fact]
-    public void Authenticate_ValidToken_ReturnsThePersonWithRoles()
+    public async Task Authenticate_ValidToken_ReturnsThePersonWithRoles()
     {
-        var result = authentication.Authenticate(Request($"bearer  {token} "));
+        var result = await authentication.AuthenticateAsync(Request($"bearer  {token} "));
 
         Assert.Null(result.Failure);
         Assert.Equal("alice@example.com", result.Human!.Email);
@@ -57,15 +57,15 @@ public sealed class HumanAuthenticationTests
     }
 
     [Fact]
-    public void Authenticate_TokenRemovedByAReload_FailsWithInvalidToken()
+    public async Task Authenticate_TokenRemovedByAReload_FailsWithInvalidToken()
     {
         var next = UserTokens.Generate();
-        Assert.NotNull(authentication.Authenticate(Request($"Bearer {token}")).Human);
+        Assert.NotNull((await authentication.AuthenticateAsync(Request($"Bearer {token}"))).Human);
 
         config.Apply(Config(next));
 
-        Assert.Equal(RefusalReason.InvalidToken, authentication.Authenticate(Request($"Bearer {token}")).Failure);
-        Assert.NotNull(authentication.Authenticate(Request($"Bearer {next}")).Human);
+        Assert.Equal(RefusalReason.InvalidToken, (await authentication.AuthenticateAsync(Request($"Bearer {token}"))).Failure);
+        Assert.NotNull((await authentication.AuthenticateAsync(Request($"Bearer {next}"))).Human);
     }
 
     private GatewayConfig Config(string userToken) => new()

@@ -39,7 +39,9 @@ public sealed class McpGateway : IAsyncDisposable
     public IServiceProvider Services => factory.Services;
 
     /// <param name="sameDatabaseAs">Another node of the same deployment: this one shares its database and agent keys.</param>
-    public static async Task<McpGateway> StartAsync(string yaml, Action<IServiceCollection>? services = null, string? directory = null, McpGateway? sameDatabaseAs = null)
+    /// <param name="settings">Host configuration settings (the keys environment variables would set).</param>
+    public static async Task<McpGateway> StartAsync(
+        string yaml, Action<IServiceCollection>? services = null, string? directory = null, McpGateway? sameDatabaseAs = null, IEnumerable<(string Key, string? Value)>? settings = null)
     {
         directory ??= Path.Combine(Path.GetTempPath(), "ae-gw-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
@@ -47,7 +49,7 @@ public sealed class McpGateway : IAsyncDisposable
         var configPath = Path.Combine(directory, "gateway.yaml");
         await File.WriteAllTextAsync(configPath, WithKeys(yaml, keys));
         var connectionString = sameDatabaseAs?.ConnectionString ?? await TestPostgres.CreateDatabaseAsync("gw_mcp");
-        var factory = GatewayFactory.ForDatabase(connectionString, services, ("ApprovalEngine:Config", configPath));
+        var factory = GatewayFactory.ForDatabase(connectionString, services, [("ApprovalEngine:Config", configPath), .. settings ?? []]);
 
         factory.UseKestrel(0);
         factory.StartServer();

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalEngine.Gateway.Tests.Mcp;
+using ApprovalEngine.Notifiers.OpenId;
 using ApprovalEngine.Notifiers.Teams;
 using ApprovalEngine.Testing;
 using ApprovalEngine.Workflows.Approval;
@@ -69,7 +70,7 @@ public sealed class TeamsGateway : IAsyncLifetime
               approvers: [ops]
               approval: {timeout: 1h, hold: 60s}
             """,
-            services => services.AddSingleton(new BotFrameworkKeyOptions { MinimumRefreshInterval = TimeSpan.Zero }),
+            services => services.AddSingleton(new OpenIdKeyOptions { MinimumRefreshInterval = TimeSpan.Zero }),
             directory: directory);
 
         using var installed = await SendAsync(ChannelInstall(ChannelId), Microsoft.Token());

@@ -2,13 +2,13 @@ using System.Text.Json;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
-namespace ApprovalEngine.Notifiers.Teams;
+namespace ApprovalEngine.Notifiers.OpenId;
 
-/// <summary>A Bot Framework signing key and the channels it may sign for (its <c>endorsements</c>).</summary>
+/// <summary>A published signing key and, for the Bot Framework, the channels it may sign for (its <c>endorsements</c>; empty elsewhere).</summary>
 public sealed record EndorsedKey(JsonWebKey Key, IReadOnlyList<string> Endorsements);
 
 /// <summary>How often the signing keys are fetched again.</summary>
-public sealed record BotFrameworkKeyOptions
+public sealed record OpenIdKeyOptions
 {
     /// <summary>Keys are fetched again after this long even when every token names a known key.</summary>
     public TimeSpan CacheDuration { get; init; } = TimeSpan.FromDays(1);
@@ -21,10 +21,11 @@ public sealed record BotFrameworkKeyOptions
 }
 
 /// <summary>
-/// The keys published behind the Bot Framework OpenID metadata: the metadata names the JWKS URL, and the JWKS is read
-/// as raw JSON because the <c>endorsements</c> array is not part of the standard key model.
+/// The signing keys published behind an OpenID Connect metadata document (the Bot Framework's, or an identity
+/// provider's for people): the metadata names the JWKS URL, and the JWKS is read as raw JSON because the Bot
+/// Framework's <c>endorsements</c> array is not part of the standard key model.
 /// </summary>
-public sealed class BotFrameworkKeys(HttpClient http, Uri metadataUrl, BotFrameworkKeyOptions options, TimeProvider time)
+public sealed class OpenIdKeys(HttpClient http, Uri metadataUrl, OpenIdKeyOptions options, TimeProvider time)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Dictionary<string, EndorsedKey>? _keys;
