@@ -137,6 +137,18 @@ public sealed partial class ConsoleEndpointTests(ConsoleHost host) : IClassFixtu
     }
 
     [Fact]
+    public async Task OpenApiDocument_ConsoleAndRedirect_AreNotListed()
+    {
+        using var response = await host.Client.GetAsync("/openapi/v1.json");
+        using var document = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var paths = document.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("/api/me", paths);
+        Assert.DoesNotContain(paths, p => p == "/" || p.StartsWith("/console", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Shell_EveryReferencedFileAndModuleImport_IsServed()
     {
         var pending = new Queue<Uri>([new Uri("http://gateway/console/")]);
