@@ -1,6 +1,7 @@
 using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.AuditApi;
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Console;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
 using ApprovalEngine.Gateway.Hosting;
@@ -81,6 +82,7 @@ try
     app.MapOpenApi();
     app.MapTeamsMessages();
     app.MapSlackInteractions();
+    app.MapConsole();
     await app.RunAsync();
     return 0;
 }
