@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Gateway.Tests.Mcp;
-using ApprovalEngine.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Client;
 using Npgsql;
@@ -57,25 +56,11 @@ public sealed class ApiGateway : IAsyncLifetime
             }
         }
 
-        var filesystem = NodePeers.ServerFilesystem(Sandbox);
         var settings = stream ?? Stream;
         return await McpGateway.StartAsync($$"""
             server:
               publicUrl: {{PublicUrl}}
-            upstreams:
-              fs:
-                type: stdio
-                command: {{filesystem.FileName}}
-                args: {{JsonSerializer.Serialize(filesystem.Arguments)}}
-                cwd: .
-            agents:
-              agent:
-                owner: {{Owner}}
-                keys: ["{key:agent}"]
-            bundles:
-              files:
-                upstreams: [fs]
-                agents: [agent]
+            {{GatewayYaml.FilesAgent(Sandbox, Owner)}}
             approvers:
               ops:
                 members: [{{Ops}}, {{Owner}}]

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Gateway.Tests.Mcp;
-using ApprovalEngine.Testing;
 using ApprovalEngine.Workflows.Approval;
 using ApprovalEngine.Workflows.Runtime;
 using ModelContextProtocol.Client;
@@ -31,22 +30,8 @@ public sealed class CliGateway : IAsyncLifetime
         var directory = Path.Combine(Path.GetTempPath(), "ae-cli-" + Guid.NewGuid().ToString("N")[..12]);
         Sandbox = Path.Combine(directory, "sandbox");
         Directory.CreateDirectory(Sandbox);
-        var filesystem = NodePeers.ServerFilesystem(Sandbox);
         Gateway = await McpGateway.StartAsync($$"""
-            upstreams:
-              fs:
-                type: stdio
-                command: {{filesystem.FileName}}
-                args: {{JsonSerializer.Serialize(filesystem.Arguments)}}
-                cwd: .
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              files:
-                upstreams: [fs]
-                agents: [agent]
+            {{GatewayYaml.FilesAgent(Sandbox)}}
             approvers:
               ops:
                 members: [ops@example.com]

@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Gateway.Tests.Mcp;
-using ApprovalEngine.Testing;
 using Microsoft.Playwright;
 using ModelContextProtocol.Client;
 using Xunit.Abstractions;
@@ -38,22 +36,8 @@ public sealed class ConsoleGateway : IAsyncLifetime
         var directory = Path.Combine(Path.GetTempPath(), "ae-console-" + Guid.NewGuid().ToString("N")[..12]);
         Sandbox = Path.Combine(directory, "sandbox");
         Directory.CreateDirectory(Sandbox);
-        var filesystem = NodePeers.ServerFilesystem(Sandbox);
         Gateway = await McpGateway.StartAsync($$"""
-            upstreams:
-              fs:
-                type: stdio
-                command: {{filesystem.FileName}}
-                args: {{JsonSerializer.Serialize(filesystem.Arguments)}}
-                cwd: .
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              files:
-                upstreams: [fs]
-                agents: [agent]
+            {{GatewayYaml.FilesAgent(Sandbox)}}
             approvers:
               ops:
                 members: [ops@example.com]

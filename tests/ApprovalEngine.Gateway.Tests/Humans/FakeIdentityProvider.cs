@@ -2,12 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -59,14 +54,9 @@ internal sealed class FakeIdentityProvider : IAsyncDisposable
 
     public static async Task<FakeIdentityProvider> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var idp = new FakeIdentityProvider(builder.Build());
+        var idp = new FakeIdentityProvider(LoopbackServer.Build());
         idp.Publish(idp.SigningKey);
-        await idp.app.StartAsync();
-        var address = idp.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
-        idp.Issuer = address + "/realms/test";
+        idp.Issuer = await LoopbackServer.StartAsync(idp.app) + "/realms/test";
         return idp;
     }
 

@@ -1,16 +1,10 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApprovalEngine.Gateway.Tests.Slack;
 
@@ -66,12 +60,8 @@ internal sealed class FakeSlack : IAsyncDisposable
 
     public static async Task<FakeSlack> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var fake = new FakeSlack(builder.Build());
-        await fake.app.StartAsync();
-        fake.Root = new Uri(fake.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        var fake = new FakeSlack(LoopbackServer.Build());
+        fake.Root = new Uri(await LoopbackServer.StartAsync(fake.app));
         fake.ApiBaseUrl = new Uri(fake.Root, "/api/");
         return fake;
     }

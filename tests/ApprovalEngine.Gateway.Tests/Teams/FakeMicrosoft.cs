@@ -2,12 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -89,13 +84,9 @@ internal sealed class FakeMicrosoft : IAsyncDisposable
 
     public static async Task<FakeMicrosoft> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var fake = new FakeMicrosoft(builder.Build());
+        var fake = new FakeMicrosoft(LoopbackServer.Build());
         fake.Publish(fake.SigningKey, "msteams");
-        await fake.app.StartAsync();
-        fake.BaseUrl = fake.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+        fake.BaseUrl = await LoopbackServer.StartAsync(fake.app);
         return fake;
     }
 

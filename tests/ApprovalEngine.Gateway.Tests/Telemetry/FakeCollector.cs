@@ -1,11 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApprovalEngine.Gateway.Tests.Telemetry;
 
@@ -65,12 +60,8 @@ internal sealed class FakeCollector : IAsyncDisposable
 
     public static async Task<FakeCollector> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var collector = new FakeCollector(builder.Build());
-        await collector.app.StartAsync();
-        collector.Endpoint = collector.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+        var collector = new FakeCollector(LoopbackServer.Build());
+        collector.Endpoint = await LoopbackServer.StartAsync(collector.app);
         return collector;
     }
 

@@ -2,12 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ApprovalEngine.Gateway.Tests.Upstreams;
 
@@ -60,12 +55,8 @@ internal sealed class OAuthTokenServer : IAsyncDisposable
 
     public static async Task<OAuthTokenServer> StartAsync(string clientId, string clientSecret, long expiresIn = 3600)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var server = new OAuthTokenServer(builder.Build(), clientId, clientSecret, expiresIn);
-        await server.app.StartAsync();
-        var address = new Uri(server.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        var server = new OAuthTokenServer(LoopbackServer.Build(), clientId, clientSecret, expiresIn);
+        var address = new Uri(await LoopbackServer.StartAsync(server.app));
         server.TokenUrl = new Uri(address, "/token");
         server.IntrospectUrl = new Uri(address, "/introspect");
         return server;
