@@ -10,23 +10,19 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// Turns a finished call into an audit record and waits until it is durable. When the audit cannot be written the
 /// agent gets an error instead of the result: a call nobody can account for must not look successful. A failure that
 /// shows the database unreachable also marks it down (<see cref="DatabaseAvailability"/>), so that further calls are
-/// refused before they run.
+/// refused before they run; or, with <c>policy.onDatabaseUnavailable: allow</c>, records are held in memory until the
+/// database answers (<see cref="IToolCallAudit.TryHold"/>), and calls run while there is room to hold them.
 /// </summary>
 internal sealed partial class CallAudit(
     IToolCallAudit audit, IArgumentRedactor redactor, DatabaseAvailability database, GatewayMetrics metrics, TimeProvider time, ILogger<CallAudit> logger)
 {
     /// <param name="outcome">A <see cref="ToolCallOutcome"/> value.</param>
-    /// <exception cref="McpProtocolException">The record could not be written: the result is withheld.</exception>
+    /// <exception cref="McpProtocolException">The record could not be written (nor held): the result is withheld.</exception>
     public async Task RecordAsync(CallFacts call, string outcome, string? error)
     {
-        try
+        if (await WriteOrHoldAsync(call, Build(call, outcome, error)) is { } failure)
         {
-            await AppendAsync(call, outcome, error);
-        }
-        catch (ToolCallAuditException e)
-        {
-            database.ReportFailure(e);
-            LogAuditFailed(call.Scope.AgentId, call.RequestedName, e);
+            LogAuditFailed(call.Scope.AgentId, call.RequestedName, failure);
             throw new McpProtocolException("The gateway could not record this call in its audit, so it withholds the result. Try again later.", McpErrorCode.InternalError);
         }
     }
@@ -39,18 +35,42 @@ internal sealed partial class CallAudit(
     /// <param name="outcome">A <see cref="ToolCallOutcome"/> value.</param>
     public async Task RecordRefusalAsync(CallFacts call, string outcome, string? error)
     {
-        try
+        if (await WriteOrHoldAsync(call, Build(call, outcome, error)) is { } failure)
         {
-            await AppendAsync(call, outcome, error);
-        }
-        catch (ToolCallAuditException e)
-        {
-            database.ReportFailure(e);
-            LogRefusalNotRecorded(call.Scope.AgentId, call.RequestedName, outcome, e);
+            LogRefusalNotRecorded(call.Scope.AgentId, call.RequestedName, outcome, failure);
         }
     }
 
-    private async Task AppendAsync(CallFacts call, string outcome, string? error)
+    /// <summary>
+    /// Whether the call may run while the database is known to be down: only when operators chose availability
+    /// (<c>policy.onDatabaseUnavailable: allow</c>) and the audit has room to hold its record until the database returns.
+    /// </summary>
+    public bool MayRunWithoutDatabase(CallFacts call) => HoldsWhileDown(call) && audit.CanHold;
+
+    private static bool HoldsWhileDown(CallFacts call) => call.Scope.View.Config.Config.Policy.OnDatabaseUnavailable == DatabaseOutagePolicy.Allow;
+
+    /// <summary>Null once the record is committed, or held for later where the policy allows it; else why neither.</summary>
+    private async Task<ToolCallAuditException?> WriteOrHoldAsync(CallFacts call, ToolCallRecord record)
+    {
+        if (database.IsDown && HoldsWhileDown(call) && audit.TryHold(record))
+        {
+            return null;
+        }
+
+        try
+        {
+            // Not the request's token: the call happened, so its record is written even if the agent has gone.
+            await audit.AppendAsync(record, CancellationToken.None);
+            return null;
+        }
+        catch (ToolCallAuditException e)
+        {
+            // A call that ran as the database went away: with allow, its record is held like those of the calls after it.
+            return database.ReportFailure(e) && HoldsWhileDown(call) && audit.TryHold(record) ? null : e;
+        }
+    }
+
+    private ToolCallRecord Build(CallFacts call, string outcome, string? error)
     {
         var record = new ToolCallRecord
         {
@@ -78,9 +98,7 @@ internal sealed partial class CallAudit(
         };
 
         metrics.CallFinished(record.Decision, outcome, record.Rule, record.Duration, record.ApprovalId);
-
-        // Not the request's token: the call happened, so its record is written even if the agent has gone.
-        await audit.AppendAsync(record, CancellationToken.None);
+        return record;
     }
 
     [LoggerMessage(3420, LogLevel.Error, "The audit record of agent {Agent}'s call to {Tool} could not be written; the result was withheld")]

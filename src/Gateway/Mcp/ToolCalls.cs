@@ -65,10 +65,11 @@ internal sealed partial class ToolCalls(
                     : await HoldAsync(call, decision, request, cancellationToken);
         }
 
-        if (database.IsDown)
+        if (database.IsDown && !audit.MayRunWithoutDatabase(call))
         {
             // Fail closed: the call's audit record could not be written, so running it would leave an effect nobody can
             // account for. Known from an earlier failure, not asked per call; a probe notices when the database is back.
+            // Operators who chose availability (policy.onDatabaseUnavailable: allow) get here only once the held records fill.
             await audit.RecordRefusalAsync(call, ToolCallOutcome.Denied, DatabaseUnavailableReason);
             return ErrorResult($"The gateway's database is unavailable; the call to '{parameters.Name}' was not run (a call that cannot be audited is not run). Try again later.");
         }

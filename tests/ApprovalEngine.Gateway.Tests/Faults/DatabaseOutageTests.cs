@@ -17,7 +17,8 @@ namespace ApprovalEngine.Gateway.Tests.Faults;
 
 /// <summary>
 /// PostgreSQL stopped for a few seconds and started again under a real gateway process while agents call allowed and
-/// gated tools. The cluster is this test's own (never the shared test cluster), on its own data directory and port.
+/// gated tools, with each <c>policy.onDatabaseUnavailable</c>. The cluster is this test's own (never the shared test
+/// cluster), on its own data directory and port.
 /// </summary>
 public sealed class DatabaseOutageTests(ITestOutputHelper output)
 {
@@ -26,9 +27,12 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
     private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan MinOutage = TimeSpan.FromSeconds(2);
 
-    [Fact]
-    public async Task CallTool_DatabaseRestartedUnderLoad_RefusedClearlyWhileDownRecoversWithoutRestartAndEveryAnsweredCallIsAudited()
+    [Theory]
+    [InlineData("deny")]
+    [InlineData("allow")]
+    public async Task CallTool_DatabaseRestartedUnderLoad_GatedRefusedAllowedAsConfiguredRecoversWithoutRestartAndEveryAnsweredCallIsAudited(string onDatabaseUnavailable)
     {
+        var deny = onDatabaseUnavailable == "deny";
         using var timeout = new CancellationTokenSource(TestTimeout);
         var ct = timeout.Token;
         var directory = Directory.CreateTempSubdirectory("ae-db-outage-").FullName;
@@ -40,7 +44,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
         try
         {
             var key = ApiKeys.Generate();
-            var configPath = await WriteConfigAsync(directory, key);
+            var configPath = await WriteConfigAsync(directory, key, onDatabaseUnavailable);
             gateway = await GatewayProcess.StartAsync(
                 "A", configPath, server.ConnectionString, new Dictionary<string, string> { ["ApprovalEngine:Runtime:PollInterval"] = "00:00:00.200" }, output, ct);
             for (var i = 0; i < Agents; i++)
@@ -57,8 +61,9 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
             await server.DisposeAsync();
             var down = Stopwatch.GetTimestamp();
             await UntilAsync(
-                () => Since(down) >= MinOutage && agents.Sum(a => a.Count(Answer.DatabaseRefusal)) >= Agents && agents.Sum(a => a.Count(Answer.ApprovalRefusal)) >= Agents,
-                "both kinds of refusal were seen during the outage", gateway, ct);
+                () => Since(down) >= MinOutage && agents.Sum(a => a.Count(Answer.ApprovalRefusal)) >= Agents
+                    && (deny ? agents.Sum(a => a.Count(Answer.DatabaseRefusal)) : agents.Count(a => a.FirstSuccessStartedAfter(down) is not null)) >= Agents,
+                deny ? "both kinds of refusal were seen during the outage" : "gated calls were refused and allowed ones ran during the outage", gateway, ct);
             using var probe = gateway.CreateHttpClient();
             var readyzDown = await ReadyzAsync(probe, ct);
             var restarting = Stopwatch.GetTimestamp();
@@ -75,20 +80,37 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
             var recovery = agents.Select(a => Stopwatch.GetElapsedTime(back, a.FirstSuccessStartedAfter(back)!.Finished)).Min();
             var answered = answers.Where(a => a.Kind is Answer.Success or Answer.Pending).ToList();
             await using var dataSource = NpgsqlDataSource.Create(server.ConnectionString);
+
+            // Held records (allow) are written shortly after the database returns; a missing one never arrives.
             var audited = await AuditedMarkersAsync(dataSource);
+            while (answered.Any(a => !audited.ContainsKey(a.Marker)) && !ct.IsCancellationRequested)
+            {
+                await Task.Delay(100, CancellationToken.None);
+                audited = await AuditedMarkersAsync(dataSource);
+            }
+
             var chains = new List<AuditStreamVerification>();
             await foreach (var stream in new ToolCallAuditVerifier(dataSource).VerifyAsync(null, null, ct))
             {
                 chains.Add(stream);
             }
 
-            TestFigures.Report("Faults: database outage", string.Create(CultureInfo.InvariantCulture,
-                $"{Agents} agents, {answers.Count} calls; {during.Count} calls during the {Ms(Stopwatch.GetElapsedTime(down, restarting))} outage: {during.Count(a => a.Kind == Answer.DatabaseRefusal)} refused (database unavailable), {during.Count(a => a.Kind == Answer.ApprovalRefusal)} refused (approval could not be started), {answers.Count(a => a.Kind == Answer.Withheld)} results withheld (audit failed before the outage was known), 0 run unaudited; first success {Ms(recovery)} after PostgreSQL was back"), output);
+            TestFigures.Report($"Faults: database outage (onDatabaseUnavailable: {onDatabaseUnavailable})", string.Create(CultureInfo.InvariantCulture,
+                $"{Agents} agents, {answers.Count} calls; {during.Count} calls during the {Ms(Stopwatch.GetElapsedTime(down, restarting))} outage: {during.Count(a => a.Kind == Answer.Success)} ran (records held), {during.Count(a => a.Kind == Answer.DatabaseRefusal)} refused (database unavailable), {during.Count(a => a.Kind == Answer.ApprovalRefusal)} refused (approval could not be started); {answers.Count(a => a.Kind == Answer.Withheld)} results withheld (audit failed before the outage was known); first success {Ms(recovery)} after PostgreSQL was back"), output);
 
             Assert.Empty(answers.Where(a => a.Kind == Answer.Other).Select(a => $"{a.Tool}: {a.Text}"));
-            Assert.Empty(during.Where(a => a.Kind is Answer.Success or Answer.Pending).Select(a => $"{a.Tool} {a.Marker}: {a.Text}"));
-            Assert.Contains(during, a => a.Kind == Answer.DatabaseRefusal);
+            Assert.Empty(during.Where(a => a.Kind == Answer.Pending).Select(a => $"{a.Tool} {a.Marker}: {a.Text}"));
             Assert.Contains(during, a => a.Kind == Answer.ApprovalRefusal);
+            if (deny)
+            {
+                Assert.Empty(during.Where(a => a.Kind == Answer.Success).Select(a => $"{a.Tool} {a.Marker}: {a.Text}"));
+                Assert.Contains(during, a => a.Kind == Answer.DatabaseRefusal);
+            }
+            else
+            {
+                Assert.Contains(during, a => a.Kind == Answer.Success);
+                Assert.DoesNotContain(answers, a => a.Kind is Answer.DatabaseRefusal or Answer.Withheld);
+            }
 
             // Only calls already past the check when the first audit failure marked the database down: one per agent.
             Assert.InRange(answers.Count(a => a.Kind == Answer.Withheld), 0, Agents);
@@ -118,7 +140,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<string> WriteConfigAsync(string directory, string key)
+    private static async Task<string> WriteConfigAsync(string directory, string key, string onDatabaseUnavailable)
     {
         var path = Path.Combine(directory, "gateway.yaml");
         await File.WriteAllTextAsync(path, $$"""
@@ -139,6 +161,7 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output)
               default: read-only
               approvers: [ops]
               approval: {timeout: 1h, hold: 200ms}
+              onDatabaseUnavailable: {{onDatabaseUnavailable}}
             """);
         return path;
     }
