@@ -84,7 +84,8 @@ internal sealed partial class ToolCalls(
         catch (UpstreamUnavailableException e)
         {
             // The agent gets a tool result it can reason about rather than a protocol fault: the gateway is fine, the tool is not.
-            await audit.RecordAsync(call, ToolCallOutcome.UpstreamError, e.Message);
+            // A timeout is recorded as such (the audit API filters on it), not lumped with crashes and refusals.
+            await audit.RecordAsync(call, e.TimedOut ? ToolCallOutcome.Timeout : ToolCallOutcome.UpstreamError, e.Message);
             return ErrorResult(e.Message);
         }
         catch (McpException e) when (!cancellationToken.IsCancellationRequested)

@@ -73,7 +73,7 @@ public sealed class SlowUpstreamTests(ITestOutputHelper output)
             TestFigures.Report("Faults: slow upstream", string.Create(CultureInfo.InvariantCulture,
                 $"2 bursts of {Burst} calls against a 500 ms timeout answered in {Ms(first)} and {Ms(second)}; heap {heapAfterFirst / 1024} KB -> {heapAfterSecond / 1024} KB, open handles {handlesAfterFirst} -> {handlesAfterSecond} between bursts"), output);
             Assert.Equal(2 * Burst, timeouts);
-            Assert.Equal(("upstream_error", TimeoutError), (audited.Outcome, audited.Error));
+            Assert.Equal(("timeout", TimeoutError), (audited.Outcome, audited.Error));
             Assert.True(heapAfterSecond - heapAfterFirst < Burst * MaxRetainedBytesPerCall, $"the heap grew by {heapAfterSecond - heapAfterFirst} bytes over the second burst");
             Assert.True(handlesAfterSecond - handlesAfterFirst < MaxNewHandles, $"{handlesAfterSecond - handlesAfterFirst} more open handles after the second burst");
         }
