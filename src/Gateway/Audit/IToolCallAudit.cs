@@ -10,6 +10,15 @@ public interface IToolCallAudit
     /// <exception cref="ToolCallAuditException">The record could not be committed (database unavailable, writer stopped).</exception>
     /// <exception cref="ArgumentException">The record is incomplete or its redacted arguments are not JSON.</exception>
     Task<ToolCallAuditReceipt> AppendAsync(ToolCallRecord record, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether <see cref="TryHold"/> would take a record now (there is room, and the audit is not stopping).</summary>
+    bool CanHold { get; }
+
+    /// <summary>
+    /// Keeps <paramref name="record"/> in memory, to be written when the database answers again, without waiting: for
+    /// calls that run while the database is unavailable, where operators chose availability. False when there is no room.
+    /// </summary>
+    bool TryHold(ToolCallRecord record);
 }
 
 /// <summary>A record was not committed. The message is safe to log; it holds no arguments and no secrets.</summary>

@@ -60,6 +60,7 @@ public sealed partial class ToolCallAuditWriter : IToolCallAudit, IAsyncDisposab
             meter.CreateObservableCounter("approval_engine.audit.commits", () => CommitCount, description: "Transactions that committed audit records");
             meter.CreateObservableCounter("approval_engine.audit.records", () => RecordCount, description: "Audit records committed");
             meter.CreateObservableCounter("approval_engine.audit.failed_batches", () => FailedBatchCount, description: "Batches whose callers were told they failed");
+            meter.CreateObservableGauge("approval_engine.audit.held", () => HeldCount, description: "Records held in memory while the database is unavailable (policy.onDatabaseUnavailable: allow)");
             _batchSizes = meter.CreateHistogram<int>("approval_engine.audit.batch_size", description: "Records per commit");
         }
     }
@@ -138,7 +139,7 @@ public sealed partial class ToolCallAuditWriter : IToolCallAudit, IAsyncDisposab
         }
         catch (OperationCanceledException) when (drain.IsCancellationRequested)
         {
-            LogDrainTimedOut(_options.DrainTimeout, _queue.Reader.Count);
+            LogDrainTimedOut(_options.DrainTimeout, _queue.Reader.Count + HeldCount);
             await _abort.CancelAsync();
             await loop;
         }
@@ -149,17 +150,63 @@ public sealed partial class ToolCallAuditWriter : IToolCallAudit, IAsyncDisposab
     private async Task RunAsync(CancellationToken abort)
     {
         var batch = new List<Pending>(_options.MaxBatchSize);
+        Task<bool>? arriving = null;
+        Task? retry = null;
+        var heldFailed = false;
         try
         {
-            while (await _queue.Reader.WaitToReadAsync(abort))
+            while (true)
             {
+                // Held records (see TryHold) are written at once when they come; once a write of them failed, they go with
+                // the next batch, or alone every HeldRetryInterval when nothing else comes.
+                arriving ??= _queue.Reader.WaitToReadAsync(abort).AsTask();
+                if (!arriving.IsCompleted)
+                {
+                    if (heldFailed)
+                    {
+                        retry ??= Task.Delay(HeldRetryInterval, _time, abort);
+                        await Task.WhenAny(arriving, retry);
+                        abort.ThrowIfCancellationRequested();
+                        retry = retry.IsCompleted ? null : retry;
+                    }
+                    else
+                    {
+                        await Task.WhenAny(arriving, HeldArrival());
+                    }
+                }
+
+                var open = true;
+                if (arriving.IsCompleted)
+                {
+                    // False once the queue is completed (stopping) and empty.
+                    open = await arriving;
+                    arriving = null;
+                }
+
+                if (!open && HeldCount == 0)
+                {
+                    break;
+                }
+
+                TakeHeld(batch);
                 while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var pending))
                 {
                     batch.Add(pending);
                 }
 
-                await WriteBatchAsync(batch, abort);
-                batch.Clear();
+                if (batch.Count > 0)
+                {
+                    await WriteBatchAsync(batch, abort);
+                    batch.Clear();
+                }
+
+                heldFailed = HeldCount > 0;
+
+                if (!open && HeldCount > 0)
+                {
+                    // Stopping with held records the database did not take: try again until the drain timeout aborts.
+                    await Task.Delay(HeldRetryInterval, _time, abort);
+                }
             }
         }
         catch (Exception) when (abort.IsCancellationRequested)
@@ -174,7 +221,14 @@ public sealed partial class ToolCallAuditWriter : IToolCallAudit, IAsyncDisposab
         }
 
         _queue.Writer.TryComplete();
+        _ended = true;
         var stopped = new ToolCallAuditException("The tool-call audit writer stopped before this record was confirmed; it may or may not be stored.");
+        var lost = DropHeld() + batch.RemoveAll(p => p.Held);
+        if (lost > 0)
+        {
+            LogHeldLost(lost);
+        }
+
         Fail(batch, stopped, countBatch: false);
         while (_queue.Reader.TryRead(out var left))
         {
@@ -290,6 +344,11 @@ public sealed partial class ToolCallAuditWriter : IToolCallAudit, IAsyncDisposab
         {
             batch[i].Completion.TrySetResult(new ToolCallAuditReceipt(chained[i].Id, StreamId, chained[i].Seq));
         }
+
+        if (HeldCommitted(batch) is > 0 and var held)
+        {
+            LogHeldWritten(held);
+        }
     }
 
     private void Fail(List<Pending> batch, Exception error, bool countBatch = true)
@@ -299,15 +358,25 @@ public sealed partial class ToolCallAuditWriter : IToolCallAudit, IAsyncDisposab
             return;
         }
 
-        if (countBatch)
+        if (countBatch && batch.Exists(p => !p.Held))
         {
             Interlocked.Increment(ref _failedBatches);
             LogBatchFailed(batch.Count, error.InnerException ?? error);
         }
+        else if (countBatch)
+        {
+            // Only held records, retried every second while the database is away: not an error each time.
+            LogHeldNotWritten(batch.Count, error.InnerException ?? error);
+        }
 
+        // Held records have no caller waiting: they stay held for the next attempt (or were counted as lost on stop).
+        ReturnHeld(batch);
         foreach (var pending in batch)
         {
-            pending.Completion.TrySetException(error);
+            if (!pending.Held)
+            {
+                pending.Completion.TrySetException(error);
+            }
         }
     }
 
@@ -322,11 +391,14 @@ public sealed partial class ToolCallAuditWriter : IToolCallAudit, IAsyncDisposab
     private static ToolCallAuditException Unavailable(int count, Exception cause) =>
         new($"The tool-call audit could not commit a batch of {count} records: {cause.Message}", cause);
 
-    private sealed class Pending(ToolCallRecord record, Guid id)
+    private sealed class Pending(ToolCallRecord record, Guid id, bool held = false)
     {
         public ToolCallRecord Record { get; } = record;
 
         public Guid Id { get; } = id;
+
+        /// <summary>Taken by <see cref="TryHold"/>: nobody waits for it, and a failed write keeps it for the next attempt.</summary>
+        public bool Held { get; } = held;
 
         // Waiters continue on the thread pool, not on the writer loop, which goes straight on to the next batch.
         public TaskCompletionSource<ToolCallAuditReceipt> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -7,7 +7,7 @@ namespace ApprovalEngine.Gateway.Configuration;
 /// <summary>Reads <c>policy:</c>: every reference checked against the other sections, every problem reported at once.</summary>
 internal static class PolicySection
 {
-    private static readonly string[] Fields = ["default", "approvers", "mode", "hideDeniedTools", "regexTimeout", "progressInterval", "resultRetention", "results", "approval", "rules"];
+    private static readonly string[] Fields = ["default", "approvers", "mode", "hideDeniedTools", "regexTimeout", "progressInterval", "resultRetention", "results", "approval", "onDatabaseUnavailable", "rules"];
     private static readonly string[] RuleFields = ["name", "match", "action", "reason", "mode", "approval", "limit", "results"];
     private static readonly string[] MatchFields = ["agents", "groups", "bundles", "upstreams", "tools", "annotations", "arguments", "detectors"];
     internal static readonly string[] ApprovalFields = ["approvers", "quorum", "timeout", "onTimeout", "escalate", "hold", "allowEdits", "remember", "withdrawAfter"];
@@ -49,6 +49,7 @@ internal static class PolicySection
             ResultRetention = section.Duration("resultRetention", PolicyConfig.DefaultResultRetention),
             Results = PolicySettings.Results(section),
             DefaultApproval = section.Child("approval", ApprovalFields) is { } approval ? PolicySettings.Approval(approval, context) : new ApprovalSpec(),
+            OnDatabaseUnavailable = section.Choice("onDatabaseUnavailable", required: false, "deny", "allow") == "allow" ? DatabaseOutagePolicy.Allow : DatabaseOutagePolicy.Deny,
             Rules = Rules(section, context),
         };
     }

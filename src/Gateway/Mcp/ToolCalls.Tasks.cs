@@ -26,7 +26,8 @@ internal sealed partial class ToolCalls
         {
             // As for a held call: no durable approval, no way to ask a human, so the call is refused (a finished, failed task).
             LogApprovalUnavailable(call.Scope.AgentId, call.RequestedName, e);
-            await audit.RecordAsync(call, ToolCallOutcome.Denied, "the approval could not be started: " + e.Message);
+            database.ReportFailure(e);
+            await audit.RecordRefusalAsync(call, ToolCallOutcome.Denied, "the approval could not be started: " + e.Message);
             return ErrorResult($"'{call.RequestedName}' needs approval (rule '{decision.RuleName}'), and the approval could not be started, so the call was not run. Try again later.");
         }
 

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Gateway.Configuration;
+using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Policy;
 using ApprovalEngine.Gateway.Telemetry;
 using ApprovalEngine.Gateway.Upstreams;
@@ -16,7 +17,8 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// Runs an agent's tools/call: resolves the namespaced tool, asks policy, calls its upstream with the agent's identity,
 /// relays progress, applies result handling, and records the call in the audit before the agent gets the answer.
 /// </summary>
-internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, GatedCalls gated, RateLimiter limits, TimeProvider time, ILogger<ToolCalls> logger)
+internal sealed partial class ToolCalls(
+    IUpstreams upstreams, CallAudit audit, GatedCalls gated, RateLimiter limits, DatabaseAvailability database, TimeProvider time, ILogger<ToolCalls> logger)
 {
     public async ValueTask<CallToolResult> CallAsync(AgentScope scope, RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken)
     {
@@ -46,12 +48,12 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         switch (decision.Action)
         {
             case PolicyAction.Deny:
-                await audit.RecordAsync(call, ToolCallOutcome.Denied, decision.Reason);
+                await audit.RecordRefusalAsync(call, ToolCallOutcome.Denied, decision.Reason);
                 return ErrorResult(decision.Failed
                     ? $"Policy refused '{parameters.Name}': {decision.Reason}."
                     : $"Policy denied '{parameters.Name}' (rule '{decision.RuleName}'){(decision.Reason is { } reason ? ": " + reason : ".")}");
             case PolicyAction.RateLimit:
-                await audit.RecordAsync(call, ToolCallOutcome.RateLimited, decision.Reason);
+                await audit.RecordRefusalAsync(call, ToolCallOutcome.RateLimited, decision.Reason);
                 return ErrorResult($"'{parameters.Name}' was refused: {decision.Reason}.");
             case PolicyAction.Approve when await FindGrantAsync(call, decision, cancellationToken) is { } grant:
                 // An earlier approval remembered for this agent and tool covers the call: it runs without a new card.
@@ -61,6 +63,15 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
                 return TaskAugmentation.Of(request) is { } task
                     ? await StartTaskAsync(call, decision, task, cancellationToken)
                     : await HoldAsync(call, decision, request, cancellationToken);
+        }
+
+        if (database.IsDown && !audit.MayRunWithoutDatabase(call))
+        {
+            // Fail closed: the call's audit record could not be written, so running it would leave an effect nobody can
+            // account for. Known from an earlier failure, not asked per call; a probe notices when the database is back.
+            // Operators who chose availability (policy.onDatabaseUnavailable: allow) get here only once the held records fill.
+            await audit.RecordRefusalAsync(call, ToolCallOutcome.Denied, DatabaseUnavailableReason);
+            return ErrorResult($"The gateway's database is unavailable; the call to '{parameters.Name}' was not run (a call that cannot be audited is not run). Try again later.");
         }
 
         var channel = new AgentChannel(request.Server);
@@ -73,7 +84,8 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         catch (UpstreamUnavailableException e)
         {
             // The agent gets a tool result it can reason about rather than a protocol fault: the gateway is fine, the tool is not.
-            await audit.RecordAsync(call, ToolCallOutcome.UpstreamError, e.Message);
+            // A timeout is recorded as such (the audit API filters on it), not lumped with crashes and refusals.
+            await audit.RecordAsync(call, e.TimedOut ? ToolCallOutcome.Timeout : ToolCallOutcome.UpstreamError, e.Message);
             return ErrorResult(e.Message);
         }
         catch (McpException e) when (!cancellationToken.IsCancellationRequested)
@@ -127,7 +139,8 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         {
             // No durable approval means no way to ask a human: fail closed.
             LogApprovalUnavailable(call.Scope.AgentId, call.RequestedName, e);
-            await audit.RecordAsync(call, ToolCallOutcome.Denied, "the approval could not be started: " + e.Message);
+            database.ReportFailure(e);
+            await audit.RecordRefusalAsync(call, ToolCallOutcome.Denied, "the approval could not be started: " + e.Message);
             return ErrorResult($"'{call.RequestedName}' needs approval (rule '{decision.RuleName}'), and the approval could not be started, so the call was not run. Try again later.");
         }
 
@@ -148,6 +161,7 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
         {
             // Without the database no grant can be proven; the call goes on to ask for approval (which then fails closed too).
             LogApprovalUnavailable(call.Scope.AgentId, call.RequestedName, e);
+            database.ReportFailure(e);
             return null;
         }
     }
@@ -197,6 +211,9 @@ internal sealed partial class ToolCalls(IUpstreams upstreams, CallAudit audit, G
 
     [LoggerMessage(3430, LogLevel.Error, "Policy could not be evaluated for agent {Agent}'s call to {Tool}; the call was refused")]
     private partial void LogPolicyFailed(string agent, string tool, Exception exception);
+
+    /// <summary>The audit's note on a call refused because the database was unavailable.</summary>
+    internal const string DatabaseUnavailableReason = "the gateway's database was unavailable; the call was not run";
 
     internal static CallToolResult ErrorResult(string message) => new()
     {

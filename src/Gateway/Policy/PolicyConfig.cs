@@ -42,6 +42,9 @@ public sealed record PolicyConfig
     /// <summary>The approval settings of the <c>approve</c> and <c>read-only</c> defaults.</summary>
     public ApprovalSpec DefaultApproval { get; init; } = new();
 
+    /// <summary>What happens to calls that would run while the gateway's database is known to be unavailable.</summary>
+    public DatabaseOutagePolicy OnDatabaseUnavailable { get; init; } = DatabaseOutagePolicy.Deny;
+
     public IReadOnlyList<PolicyRule> Rules { get; init; } = [];
 }
 
@@ -53,6 +56,19 @@ public enum PolicyDefault
 
     /// <summary>Tools annotated <c>readOnlyHint: true</c> are allowed; every other tool needs approval.</summary>
     ReadOnly,
+}
+
+/// <summary><c>policy.onDatabaseUnavailable</c>: fail closed, or keep calls running with their audit records held in memory.</summary>
+public enum DatabaseOutagePolicy
+{
+    /// <summary>Calls that would run are refused before they reach the upstream: nothing runs unaudited.</summary>
+    Deny,
+
+    /// <summary>
+    /// Allowed calls run; their audit records are held in memory (bounded by the audit queue's capacity) and written when
+    /// the database answers again. Gated calls still fail closed: without the database no approval can be asked for.
+    /// </summary>
+    Allow,
 }
 
 public enum PolicyMode

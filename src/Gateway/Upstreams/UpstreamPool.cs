@@ -137,6 +137,18 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
     public Task<CompleteResult> CompleteAsync(string upstream, CompleteRequestParams request, UpstreamCallContext context, CancellationToken cancellationToken) =>
         InvokeAsync<CompleteRequestParams, CompleteResult>(upstream, RequestMethods.CompletionComplete, request.Argument.Name, request, context, progress: null, cancellationToken);
 
+    /// <summary>Calls in flight on every connection of <paramref name="upstream"/> (0 when it is not configured): for tests and diagnostics.</summary>
+    internal int InFlightCount(string upstream)
+    {
+        ManagedUpstream? managed;
+        lock (gate)
+        {
+            managed = upstreams.GetValueOrDefault(upstream);
+        }
+
+        return managed?.Connections().Sum(c => c.Calls.Count) ?? 0;
+    }
+
     public async Task SetLoggingLevelAsync(LoggingLevel level, CancellationToken cancellationToken)
     {
         lock (gate)

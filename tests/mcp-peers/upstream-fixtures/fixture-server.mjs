@@ -4,13 +4,16 @@
 //
 // "slow-write" (no annotations: at most once) appends a line to a file and then waits, for crash tests.
 //
+// "sleep" answers after ms milliseconds unless it is cancelled first (cancellations are counted like those of
+// "block"), for timeout tests.
+//
 //   node fixture-server.mjs stdio
 //   node fixture-server.mjs http     listens on 127.0.0.1 (FIXTURE_PORT, default any free port) and prints
 //                                    "LISTENING <port>" on stdout. With FIXTURE_INTROSPECT_URL set, every request
 //                                    needs a bearer token that URL accepts (POST, token as the body), else 401.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import http from "node:http";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
@@ -75,6 +78,21 @@ const tools = {
         extra.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
       });
       return text(`wrote ${a.path}`);
+    },
+  },
+  sleep: {
+    description: "Answers after ms milliseconds, or records the cancellation if the call is cancelled first.",
+    inputSchema: { type: "object", properties: { ms: { type: "number" } } },
+    annotations: readOnly,
+    run: async (a, extra) => {
+      const cancelled = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), a.ms ?? 60_000);
+        extra.signal.addEventListener("abort", () => { clearTimeout(timer); resolve(true); }, { once: true });
+      });
+      if (cancelled) {
+        cancelledRequests.push(String(extra.requestId));
+      }
+      return text(cancelled ? "cancelled" : `slept ${a.ms ?? 60_000} ms`);
     },
   },
   cancellations: { description: "How many block calls were cancelled.", inputSchema: { type: "object" }, annotations: readOnly, run: () => text(String(cancelledRequests.length)) },
@@ -212,6 +230,17 @@ async function runHttp() {
 // FIXTURE_TRACE: append every message this process receives on stdin to that file (debugging aid).
 if (process.env.FIXTURE_TRACE) {
   process.stdin.on("data", (chunk) => appendFileSync(process.env.FIXTURE_TRACE, chunk));
+}
+
+// FIXTURE_STARTS: append this process's pid to that file as it starts, so a test can count (re)starts.
+// FIXTURE_EXIT_IF_EXISTS: while that file exists, exit at start with FIXTURE_EXIT_CODE (default 3), before speaking
+// MCP: an upstream in a crash loop, which a test starts (creates the file) and ends (deletes it) at will.
+if (process.env.FIXTURE_STARTS) {
+  appendFileSync(process.env.FIXTURE_STARTS, `${process.pid}\n`);
+}
+
+if (process.env.FIXTURE_EXIT_IF_EXISTS && existsSync(process.env.FIXTURE_EXIT_IF_EXISTS)) {
+  process.exit(Number(process.env.FIXTURE_EXIT_CODE ?? 3));
 }
 
 const mode = process.argv[2] ?? "stdio";
