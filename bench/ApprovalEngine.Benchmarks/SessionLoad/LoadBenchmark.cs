@@ -90,6 +90,8 @@ public static class LoadBenchmark
 
             Report.Note(Report.Invariant(
                 $"approver: {report.Approver.Approved:N0} approved, {report.Approver.Refused:N0} refused, {report.Approver.Failures:N0} failed requests, {report.Approver.Lists:N0} lists of pending approvals"));
+            (report.ToApproval, report.ToResult) = await GatedStepsAsync(gatewayDatabase, ct);
+            Report.Note($"gated calls on the database clock: requested → approved {report.ToApproval} (the approver's queue); approved → call completed {report.ToResult}");
             report.AuditRows = await CountAsync(gatewayDatabase, "SELECT count(*) FROM tool_call_audit", ct);
             report.PendingLeft = await CountAsync(gatewayDatabase, "SELECT count(*) FROM wf_instance WHERE state IN ('pending', 'approved', 'executing')", ct);
             Report.Note(Report.Invariant(
@@ -139,6 +141,30 @@ public static class LoadBenchmark
         Report.Note(Report.Invariant(
             $"server pid {server.Pid}: peak resident {ProcessPeaks.Mb(peaks.Rss)} (VmHWM {ProcessPeaks.Mb(peaks.HighWaterMark)}), GC heap {ProcessPeaks.Mb(peaks.GcHeapBytes)}, {peaks.Threads} threads, {peaks.FileDescriptors:N0} open files{connectionsPeak}; CPU per call: {phase.CpuLine}"));
         return phase;
+    }
+
+    /// <summary>Where a gated call's time went, from its history (warm-up included): waiting for the approver, then the approved call's run.</summary>
+    private static async Task<(LatencySummary ToApproval, LatencySummary ToResult)> GatedStepsAsync(string connectionString, CancellationToken ct)
+    {
+        const string Sql = """
+            SELECT (extract(epoch FROM a.recorded_at - r.recorded_at) * 1000)::float8, (extract(epoch FROM s.recorded_at - a.recorded_at) * 1000)::float8
+            FROM wf_event r
+            JOIN wf_event a ON a.wf_id = r.wf_id AND a.type = 'approved'
+            JOIN wf_event s ON s.wf_id = r.wf_id AND s.type = 'execution_succeeded'
+            WHERE r.type = 'requested'
+            """;
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(ct);
+        await using var command = new NpgsqlCommand(Sql, connection);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var (toApproval, toResult) = (new List<long>(), new List<long>());
+        while (await reader.ReadAsync(ct))
+        {
+            toApproval.Add((long)(reader.GetDouble(0) * Stopwatch.Frequency / 1000));
+            toResult.Add((long)(reader.GetDouble(1) * Stopwatch.Frequency / 1000));
+        }
+
+        return (LatencySummary.FromTicks(toApproval), LatencySummary.FromTicks(toResult));
     }
 
     private static async Task<long> CountAsync(string connectionString, string sql, CancellationToken ct)

@@ -36,6 +36,10 @@ public sealed class LoadReport(LoadSettings settings)
 
     public (long Approved, long Refused, long Failures, long Lists) Approver { get; set; }
 
+    public LatencySummary ToApproval { get; set; } = LatencySummary.Empty;
+
+    public LatencySummary ToResult { get; set; } = LatencySummary.Empty;
+
     public long AuditRows { get; set; }
 
     public long PendingLeft { get; set; }
@@ -74,6 +78,8 @@ public sealed class LoadReport(LoadSettings settings)
         text.AppendLine(Invariant($"| Throughput | {dm.PerSecond:N0} calls/s | {gm.PerSecond:N0} calls/s ({gm.Calls - gm.Gated:N0} allowed, {gm.Gated:N0} gated: {gm.GatedPerSecond:N1} approvals/s) | {Percent(gm.PerSecond / dm.PerSecond)} |"));
         text.AppendLine(Invariant($"| Allowed calls, p50 / p99 | {Ms(dm.AllLatency.P50)} / {Ms(dm.AllLatency.P99)} | {Ms(gm.AllowedLatency.P50)} / {Ms(gm.AllowedLatency.P99)} | p99 {Times(gm.AllowedLatency.P99, dm.AllLatency.P99)} |"));
         text.AppendLine(Invariant($"| Gated calls, call → approval → result, p50 / p99 | (an echo like the others) | {Ms(gm.GatedLatency.P50)} / {Ms(gm.GatedLatency.P99)} | p99 {Times(gm.GatedLatency.P99, dm.AllLatency.P99)} |"));
+        text.AppendLine(Invariant($"| ↳ requested → approved (the approver's queue), p50 / p99 | | {Ms(ToApproval.P50)} / {Ms(ToApproval.P99)} | |"));
+        text.AppendLine(Invariant($"| ↳ approved → upstream call completed, p50 / p99 | | {Ms(ToResult.P50)} / {Ms(ToResult.P99)} | |"));
         text.AppendLine(Invariant($"| Peak resident set of the server process (VmHWM) | {ProcessPeaks.Mb(d.Server.HighWaterMark)} (upstream) | {ProcessPeaks.Mb(g.Server.HighWaterMark)} (gateway) | {Times(g.Server.HighWaterMark, d.Server.HighWaterMark)} |"));
         text.AppendLine(Invariant($"| Peak GC heap of the server process | {ProcessPeaks.Mb(d.Server.GcHeapBytes)} | {ProcessPeaks.Mb(g.Server.GcHeapBytes)} | {Times(g.Server.GcHeapBytes, d.Server.GcHeapBytes)} |"));
         text.AppendLine(Invariant($"| CPU per call, all processes | {Us(d.Cpu.Total, dm.Calls)} | {Us(g.Cpu.Total, gm.Calls)} | {Times(g.Cpu.Total.TotalMicroseconds / gm.Calls, d.Cpu.Total.TotalMicroseconds / dm.Calls)} |"));
