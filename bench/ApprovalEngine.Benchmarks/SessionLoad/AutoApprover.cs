@@ -5,13 +5,14 @@ using System.Text.Json;
 namespace ApprovalEngine.Benchmarks.SessionLoad;
 
 /// <summary>
-/// A person who approves everything as fast as the API lets them: lists the pending approvals
-/// (<c>GET /api/approvals?status=pending</c>) and approves each (<c>POST /api/approvals/{id}/approve</c>), a few at a
-/// time, until stopped. What it costs the gateway is part of what the load measures.
+/// A person who approves everything as fast as the API lets them: lists every pending approval
+/// (<c>GET /api/approvals?status=pending</c>, page after page) and approves each, oldest first
+/// (<c>POST /api/approvals/{id}/approve</c>), a few at a time, until stopped. What it costs the gateway is part of
+/// what the load measures.
 /// </summary>
 public sealed class AutoApprover : IAsyncDisposable
 {
-    private const int Page = 200;
+    private const int Page = 1000;
     private static readonly TimeSpan IdlePause = TimeSpan.FromMilliseconds(20);
 
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = int.MaxValue, AutomaticDecompression = DecompressionMethods.None })
@@ -83,15 +84,28 @@ public sealed class AutoApprover : IAsyncDisposable
         }
     }
 
+    /// <summary>Every pending approval, oldest first. The API lists newest first: taking its first page only would
+    /// starve the oldest whenever more are pending than a page holds.</summary>
     private async Task<List<string>> PendingAsync(CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUrl, $"/api/approvals?status=pending&limit={Page}"));
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
-        using var response = await _http.SendAsync(request, ct);
-        response.EnsureSuccessStatusCode();
-        Interlocked.Increment(ref _lists);
-        using var page = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
-        return [.. page.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("id").GetString()!)];
+        var ids = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var query = $"/api/approvals?status=pending&limit={Page}" + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor));
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUrl, query));
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
+            using var response = await _http.SendAsync(request, ct);
+            response.EnsureSuccessStatusCode();
+            Interlocked.Increment(ref _lists);
+            using var page = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
+            ids.AddRange(page.RootElement.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("id").GetString()!));
+            cursor = page.RootElement.TryGetProperty("nextCursor", out var next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null;
+        }
+        while (cursor is not null);
+
+        ids.Reverse();
+        return ids;
     }
 
     private async ValueTask ApproveAsync(string id, CancellationToken ct)

@@ -64,7 +64,7 @@ public static class LoadBenchmark
         var token = UserTokens.Generate();
         var tool = GatewayProcess.ToolName(upstream.Tool);
         await using var gateway = await GatewayProcess.StartAsync(
-            upstream.Endpoint, gatewayDatabase, new Dictionary<string, string>(), work, "gateway", ApiKeys.Generate(), Config(tool, UserTokens.Hash(token)), ct);
+            upstream.Endpoint, gatewayDatabase, settings.GatewayEnvironment, work, "gateway", ApiKeys.Generate(), Config(tool, UserTokens.Hash(token)), ct);
         Console.WriteLine($"Upstream: {upstream.Description}; pid {upstream.Process.Pid}, {upstream.Endpoint}");
         Console.WriteLine($"Gateway: pid {gateway.Process.Pid}, {gateway.Endpoint}; calls of {tool} whose text starts with \"{MixedLoad.GatedPrefix}\" need one approval");
         try

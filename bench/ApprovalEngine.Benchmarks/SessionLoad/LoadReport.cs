@@ -57,7 +57,7 @@ public sealed class LoadReport(LoadSettings settings)
         text.AppendLine(Invariant(
             $"- {settings.Sessions:N0} MCP sessions (2025-11-25, raw JSON-RPC over Streamable HTTP, one call in flight each, closed loop), {settings.GatedShare:P0} of calls gated; {settings.Warmup.TotalSeconds:0} s warm-up, then {settings.Duration.TotalSeconds:0} s measured on each path, direct first"));
         text.AppendLine("- Upstream: the C# echo server (bench echo-upstream, its own process, server GC). Gateway: this build, its own process, one database; gated calls need one approval (hold 10 min), "
-            + "approved by a loop that lists pending approvals and approves each over the approvals API");
+            + Invariant($"approved by a loop that lists pending approvals and approves each over the approvals API, {settings.Approvers} at a time; runtime PollInterval {(settings.PollInterval is { } p ? Invariant($"{p.TotalSeconds:0.###} s") : "1 s (as shipped)")}"));
         if (Server is { } server)
         {
             text.AppendLine(Invariant(
@@ -77,9 +77,13 @@ public sealed class LoadReport(LoadSettings settings)
         text.AppendLine("|---|---|---|---|");
         text.AppendLine(Invariant($"| Throughput | {dm.PerSecond:N0} calls/s | {gm.PerSecond:N0} calls/s ({gm.Calls - gm.Gated:N0} allowed, {gm.Gated:N0} gated: {gm.GatedPerSecond:N1} approvals/s) | {Percent(gm.PerSecond / dm.PerSecond)} |"));
         text.AppendLine(Invariant($"| Allowed calls, p50 / p99 | {Ms(dm.AllLatency.P50)} / {Ms(dm.AllLatency.P99)} | {Ms(gm.AllowedLatency.P50)} / {Ms(gm.AllowedLatency.P99)} | p99 {Times(gm.AllowedLatency.P99, dm.AllLatency.P99)} |"));
-        text.AppendLine(Invariant($"| Gated calls, call → approval → result, p50 / p99 | (an echo like the others) | {Ms(gm.GatedLatency.P50)} / {Ms(gm.GatedLatency.P99)} | p99 {Times(gm.GatedLatency.P99, dm.AllLatency.P99)} |"));
-        text.AppendLine(Invariant($"| ↳ requested → approved (the approver's queue), p50 / p99 | | {Ms(ToApproval.P50)} / {Ms(ToApproval.P99)} | |"));
-        text.AppendLine(Invariant($"| ↳ approved → upstream call completed, p50 / p99 | | {Ms(ToResult.P50)} / {Ms(ToResult.P99)} | |"));
+        if (gm.Gated > 0)
+        {
+            text.AppendLine(Invariant($"| Gated calls, call → approval → result, p50 / p99 | (an echo like the others) | {Ms(gm.GatedLatency.P50)} / {Ms(gm.GatedLatency.P99)} | p99 {Times(gm.GatedLatency.P99, dm.AllLatency.P99)} |"));
+            text.AppendLine(Invariant($"| ↳ requested → approved (the approver's queue), p50 / p99 | | {Ms(ToApproval.P50)} / {Ms(ToApproval.P99)} | |"));
+            text.AppendLine(Invariant($"| ↳ approved → upstream call completed, p50 / p99 | | {Ms(ToResult.P50)} / {Ms(ToResult.P99)} | |"));
+        }
+
         text.AppendLine(Invariant($"| Peak resident set of the server process (VmHWM) | {ProcessPeaks.Mb(d.Server.HighWaterMark)} (upstream) | {ProcessPeaks.Mb(g.Server.HighWaterMark)} (gateway) | {Times(g.Server.HighWaterMark, d.Server.HighWaterMark)} |"));
         text.AppendLine(Invariant($"| Peak GC heap of the server process | {ProcessPeaks.Mb(d.Server.GcHeapBytes)} | {ProcessPeaks.Mb(g.Server.GcHeapBytes)} | {Times(g.Server.GcHeapBytes, d.Server.GcHeapBytes)} |"));
         text.AppendLine(Invariant($"| CPU per call, all processes | {Us(d.Cpu.Total, dm.Calls)} | {Us(g.Cpu.Total, gm.Calls)} | {Times(g.Cpu.Total.TotalMicroseconds / gm.Calls, d.Cpu.Total.TotalMicroseconds / dm.Calls)} |"));

@@ -14,7 +14,9 @@ public sealed record LoadSettings
           --warmup S         unmeasured seconds before each measured window, same load (default 5, 0-120)
           --gated-share F    share of calls that policy holds for an approval, 0-1 (default 0.1); an approver
                              approves them over the approvals API as they come
-          --approvers N      decisions the approver sends at once (default 8, 1-64)
+          --approvers N      decisions the approver sends at once (default 32, 1-64)
+          --poll-interval S  the gateway runtime's PollInterval in seconds (default: as shipped, 1 s); every held
+                             call re-reads its workflow once per interval
           --connection CS    use this PostgreSQL instead of starting a local one; needs CREATEDB
         """;
 
@@ -26,9 +28,17 @@ public sealed record LoadSettings
 
     public double GatedShare { get; init; } = 0.1;
 
-    public int Approvers { get; init; } = 8;
+    public int Approvers { get; init; } = 32;
 
     public string? ConnectionString { get; init; }
+
+    /// <summary>The runtime's safety-net poll on the gateway; null: as shipped.</summary>
+    public TimeSpan? PollInterval { get; init; }
+
+    /// <summary>Settings given to the gateway process as environment variables.</summary>
+    public IReadOnlyDictionary<string, string> GatewayEnvironment => PollInterval is { } poll
+        ? new Dictionary<string, string> { ["ApprovalEngine__Runtime__PollInterval"] = poll.ToString("c", CultureInfo.InvariantCulture) }
+        : new Dictionary<string, string>();
 
     /// <summary>How long one call may take before it counts as an error (a gated call includes its approval).</summary>
     public static TimeSpan CallTimeout => TimeSpan.FromSeconds(60);
@@ -67,11 +77,14 @@ public sealed record LoadSettings
                 case "--approvers" when Whole(value) is { } n and >= 1 and <= 64:
                     settings = settings with { Approvers = n };
                     break;
+                case "--poll-interval" when Number(value) is { } p and >= 0.01 and <= 3600:
+                    settings = settings with { PollInterval = TimeSpan.FromSeconds(p) };
+                    break;
                 case "--connection" when !string.IsNullOrWhiteSpace(value):
                     settings = settings with { ConnectionString = value };
                     break;
-                case "--sessions" or "--duration" or "--warmup" or "--gated-share" or "--approvers" or "--connection":
-                    return (null, $"Invalid value '{value}' for {name} (sessions: 1-5000, duration: 1-600, warmup: 0-120, gated-share: 0-1, approvers: 1-64).");
+                case "--sessions" or "--duration" or "--warmup" or "--gated-share" or "--approvers" or "--poll-interval" or "--connection":
+                    return (null, $"Invalid value '{value}' for {name} (sessions: 1-5000, duration: 1-600, warmup: 0-120, gated-share: 0-1, approvers: 1-64, poll-interval: 0.01-3600).");
                 default:
                     return (null, $"Unknown option '{name}'.");
             }
