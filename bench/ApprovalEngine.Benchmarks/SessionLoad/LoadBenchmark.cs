@@ -90,8 +90,8 @@ public static class LoadBenchmark
 
             Report.Note(Report.Invariant(
                 $"approver: {report.Approver.Approved:N0} approved, {report.Approver.Refused:N0} refused, {report.Approver.Failures:N0} failed requests, {report.Approver.Lists:N0} lists of pending approvals"));
-            (report.ToApproval, report.ToResult) = await GatedStepsAsync(gatewayDatabase, ct);
-            Report.Note($"gated calls on the database clock: requested → approved {report.ToApproval} (the approver's queue); approved → call completed {report.ToResult}");
+            report.Steps = await GatedStepsAsync(gatewayDatabase, ct);
+            Report.Note($"gated calls on the database clock: requested → approved {report.Steps.ToApproval}; approved → execution started {report.Steps.ToStart}; execution started → result stored {report.Steps.Call}");
             report.AuditRows = await CountAsync(gatewayDatabase, "SELECT count(*) FROM tool_call_audit", ct);
             report.PendingLeft = await CountAsync(gatewayDatabase, "SELECT count(*) FROM wf_instance WHERE state IN ('pending', 'approved', 'executing')", ct);
             Report.Note(Report.Invariant(
@@ -143,13 +143,19 @@ public static class LoadBenchmark
         return phase;
     }
 
-    /// <summary>Where a gated call's time went, from its history (warm-up included): waiting for the approver, then the approved call's run.</summary>
-    private static async Task<(LatencySummary ToApproval, LatencySummary ToResult)> GatedStepsAsync(string connectionString, CancellationToken ct)
+    /// <summary>
+    /// Where a gated call's time went, from its history (warm-up included): waiting for the approver, waiting for the
+    /// execute task to be claimed and started, and the upstream call until its result was stored.
+    /// </summary>
+    private static async Task<GatedSteps> GatedStepsAsync(string connectionString, CancellationToken ct)
     {
         const string Sql = """
-            SELECT (extract(epoch FROM a.recorded_at - r.recorded_at) * 1000)::float8, (extract(epoch FROM s.recorded_at - a.recorded_at) * 1000)::float8
+            SELECT (extract(epoch FROM a.recorded_at - r.recorded_at) * 1000)::float8,
+                   (extract(epoch FROM x.recorded_at - a.recorded_at) * 1000)::float8,
+                   (extract(epoch FROM s.recorded_at - x.recorded_at) * 1000)::float8
             FROM wf_event r
             JOIN wf_event a ON a.wf_id = r.wf_id AND a.type = 'approved'
+            JOIN wf_event x ON x.wf_id = r.wf_id AND x.type = 'execution_started'
             JOIN wf_event s ON s.wf_id = r.wf_id AND s.type = 'execution_succeeded'
             WHERE r.type = 'requested'
             """;
@@ -157,14 +163,16 @@ public static class LoadBenchmark
         await connection.OpenAsync(ct);
         await using var command = new NpgsqlCommand(Sql, connection);
         await using var reader = await command.ExecuteReaderAsync(ct);
-        var (toApproval, toResult) = (new List<long>(), new List<long>());
+        var steps = new[] { new List<long>(), new List<long>(), new List<long>() };
         while (await reader.ReadAsync(ct))
         {
-            toApproval.Add((long)(reader.GetDouble(0) * Stopwatch.Frequency / 1000));
-            toResult.Add((long)(reader.GetDouble(1) * Stopwatch.Frequency / 1000));
+            for (var i = 0; i < steps.Length; i++)
+            {
+                steps[i].Add((long)(reader.GetDouble(i) * Stopwatch.Frequency / 1000));
+            }
         }
 
-        return (LatencySummary.FromTicks(toApproval), LatencySummary.FromTicks(toResult));
+        return new GatedSteps(LatencySummary.FromTicks(steps[0]), LatencySummary.FromTicks(steps[1]), LatencySummary.FromTicks(steps[2]));
     }
 
     private static async Task<long> CountAsync(string connectionString, string sql, CancellationToken ct)
