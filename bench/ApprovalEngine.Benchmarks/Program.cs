@@ -3,6 +3,7 @@ using ApprovalEngine.Benchmarks;
 using ApprovalEngine.Benchmarks.Gated;
 using ApprovalEngine.Benchmarks.Gateway;
 using ApprovalEngine.Benchmarks.Policy;
+using ApprovalEngine.Benchmarks.SessionLoad;
 
 // Benchmarks of the runtime, the gateway and gated calls; every one is bounded in time and starts (and stops) what it measures.
 // `echo-upstream` is not a benchmark: it is the MCP server the gateway and gated benchmarks run as their child process.
@@ -37,6 +38,10 @@ try
             var (gated, gatedError) = GatedSettings.Parse(args);
             return gated is null ? await UsageAsync(gatedError) : await GatedBenchmark.RunAsync(gated, cancel.Token);
 
+        case LoadSettings.Name:
+            var (load, loadError) = LoadSettings.Parse(args);
+            return load is null ? await UsageAsync(loadError) : await LoadBenchmark.RunAsync(load, cancel.Token);
+
         default:
             var (runtime, runtimeError) = BenchSettings.Parse(args);
             return runtime is null ? await UsageAsync(runtimeError) : await RuntimeBenchmark.RunAsync(runtime, cancel.Token);
@@ -50,6 +55,6 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 
 static async Task<int> UsageAsync(string? error)
 {
-    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}\n\n{GatewaySettings.Usage}\n\n{GatedSettings.Usage}\n\nUsage: ApprovalEngine.Benchmarks policy [BenchmarkDotNet options, e.g. --filter '*']");
+    await Console.Error.WriteLineAsync($"{error}\n\n{BenchSettings.Usage}\n\n{GatewaySettings.Usage}\n\n{GatedSettings.Usage}\n\n{LoadSettings.Usage}\n\nUsage: ApprovalEngine.Benchmarks policy [BenchmarkDotNet options, e.g. --filter '*']");
     return 2;
 }

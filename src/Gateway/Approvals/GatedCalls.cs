@@ -10,6 +10,7 @@ using ApprovalEngine.Workflows.Approval;
 using ApprovalEngine.Workflows.Runtime;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
+using Npgsql;
 
 namespace ApprovalEngine.Gateway.Approvals;
 
@@ -17,12 +18,27 @@ namespace ApprovalEngine.Gateway.Approvals;
 /// A call that policy gated: starts (or joins) its durable approval workflow, holds the agent's call while the approval
 /// is pending (with progress notifications when the agent asked for them), and answers with the upstream's result once
 /// approved and executed, or with a clear refusal. After the hold time the agent is told to call again; the same
-/// call (agent, bundle, tool and argument digest) joins the same workflow, on any node.
+/// call (agent, bundle, tool and argument digest) joins the same workflow, on any node, and gets its outcome until a
+/// call was answered with it (see <see cref="StartAsync"/>).
 /// </summary>
 internal sealed partial class GatedCalls(
-    WorkflowRuntime runtime, ApprovalWaiters waiters, LiveConfiguration config, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<GatedCalls> logger)
+    WorkflowRuntime runtime,
+    ApprovalWaiters waiters,
+    NpgsqlDataSource dataSource,
+    LiveConfiguration config,
+    IHostApplicationLifetime lifetime,
+    TimeProvider time,
+    ILogger<GatedCalls> logger)
 {
     public const string MetaKey = "approvalEngine/approval";
+
+    // A held call answered with the approval's outcome. CallAudit commits this record before the answer goes out, so it
+    // is the durable sign that the outcome was delivered; a grant's record (decision 'grant') is another call's.
+    private const string AnsweredSql = $"""
+        SELECT EXISTS (SELECT 1 FROM tool_call_audit
+                       WHERE approval_id = $1 AND decision = '{ToolCallDecision.Approve}'
+                         AND outcome NOT IN ('{ToolCallOutcome.Pending}', '{ToolCallOutcome.Cancelled}'))
+        """;
 
     public async Task<GatedOutcome> HoldAsync(
         CallFacts call, PolicyDecision decision, AgentChannel channel, ProgressToken? progressToken, CancellationToken cancellationToken)
@@ -64,8 +80,8 @@ internal sealed partial class GatedCalls(
                 }
             }
 
-            // Delivered once per call: the next identical call needs a new approval.
-            await runtime.ReleaseBusinessKeyAsync(id, CancellationToken.None);
+            // The business key stays taken until this answer is audited (StartAsync): a node that dies before it is
+            // sent leaves the outcome for the agent's next call instead of losing it.
             return Final(current) with { ExecutedArgumentsDigest = current.State.EditedArgumentsDigest };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -109,7 +125,11 @@ internal sealed partial class GatedCalls(
             .FirstOrDefault();
     }
 
-    /// <summary>Starts the approval workflow of a gated call, or joins the one already open for the same call.</summary>
+    /// <summary>
+    /// Starts the approval workflow of a gated call, or joins the one already open for the same call, or the final one
+    /// whose outcome no call was answered with yet. An outcome is delivered once: once an answered call is in the audit
+    /// (or the outcome is older than <c>resultRetention</c>), the same call is a new request and asks again.
+    /// </summary>
     public async Task<StartResult> StartAsync(CallFacts call, PolicyDecision decision, CancellationToken cancellationToken)
     {
         var tool = call.Tool!;
@@ -139,9 +159,10 @@ internal sealed partial class GatedCalls(
         // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
         var businessKey = string.Join('\u001f', request.AgentId, request.Bundle, tool.Upstream, tool.LocalName, digest);
         var start = await runtime.StartAsync(businessKey, request, cancellationToken);
-        if (start.Workflow.State.IsFinal && time.GetUtcNow() - start.Workflow.UpdatedAt > snapshot.Config.Policy.ResultRetention)
+        if (start.Workflow.State.IsFinal
+            && (time.GetUtcNow() - start.Workflow.UpdatedAt > snapshot.Config.Policy.ResultRetention || await AnsweredAsync(start.Workflow.Id, cancellationToken)))
         {
-            // Its outcome was never collected and is past keeping: this call is a new request.
+            // Its outcome was delivered, or never collected and past keeping: this call is a new request.
             await runtime.ReleaseBusinessKeyAsync(start.Workflow.Id, cancellationToken);
             start = await runtime.StartAsync(businessKey, request, cancellationToken);
         }
@@ -152,6 +173,13 @@ internal sealed partial class GatedCalls(
         }
 
         return start;
+    }
+
+    private async Task<bool> AnsweredAsync(Guid approvalId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(AnsweredSql);
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static ApproverStage Stage(GatewayConfig config, IReadOnlyList<string> groups, TimeSpan timeout) => new()
