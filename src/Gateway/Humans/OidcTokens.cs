@@ -26,8 +26,7 @@ public sealed class OidcTokens(IHttpClientFactory httpClients, OpenIdKeyOptions 
     ];
 
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
-    private readonly Lock _gate = new();
-    private (Uri MetadataUrl, OpenIdKeys Keys)? _keys;
+    private readonly CurrentOpenIdKeys _keys = new(() => httpClients.CreateClient(HttpClientName), keyOptions, time);
 
     /// <summary>Whether the token has a JWT's shape; only such tokens are checked here.</summary>
     public bool IsJwt(string token) => _handler.CanReadToken(token);
@@ -49,7 +48,7 @@ public sealed class OidcTokens(IHttpClientFactory httpClients, OpenIdKeyOptions 
             return Refused("the token names no signing key (kid)");
         }
 
-        var keys = KeysOf(oidc);
+        var keys = _keys.For(oidc.MetadataUrl);
         EndorsedKey? key;
         try
         {
@@ -137,21 +136,6 @@ public sealed class OidcTokens(IHttpClientFactory httpClients, OpenIdKeyOptions 
         return notBefore is not { } nbf || now + skew >= nbf
             ? true
             : throw new SecurityTokenNotYetValidException("not valid yet") { NotBefore = nbf };
-    }
-
-    private OpenIdKeys KeysOf(OidcConfig oidc)
-    {
-        lock (_gate)
-        {
-            if (_keys is { } cached && cached.MetadataUrl == oidc.MetadataUrl)
-            {
-                return cached.Keys;
-            }
-
-            var keys = new OpenIdKeys(httpClients.CreateClient(HttpClientName), oidc.MetadataUrl, keyOptions, time);
-            _keys = (oidc.MetadataUrl, keys);
-            return keys;
-        }
     }
 
     private static HumanAuthenticationResult Refused(string problem) => HumanAuthenticationResult.Failed(RefusalReason.InvalidToken, problem);

@@ -15,7 +15,7 @@ internal sealed class TeamsClients(IHttpClientFactory httpClients, LiveConfigura
 
     private readonly Lock _gate = new();
     private (TeamsConfig Config, BotConnectorClient Client)? _connector;
-    private (Uri MetadataUrl, OpenIdKeys Keys)? _keys;
+    private readonly CurrentOpenIdKeys _keys = new(() => httpClients.CreateClient(HttpClientName), keyOptions, time);
 
     public TeamsConfig? Config => config.Current.Config.Teams;
 
@@ -37,20 +37,7 @@ internal sealed class TeamsClients(IHttpClientFactory httpClients, LiveConfigura
     }
 
     /// <summary>The signing keys behind the configured metadata URL (shared by every validator of that URL).</summary>
-    public OpenIdKeys Keys(TeamsConfig teams)
-    {
-        lock (_gate)
-        {
-            if (_keys is { } cached && cached.MetadataUrl == teams.OpenIdMetadataUrl)
-            {
-                return cached.Keys;
-            }
-
-            var keys = new OpenIdKeys(httpClients.CreateClient(HttpClientName), teams.OpenIdMetadataUrl, keyOptions, time);
-            _keys = (teams.OpenIdMetadataUrl, keys);
-            return keys;
-        }
-    }
+    public OpenIdKeys Keys(TeamsConfig teams) => _keys.For(teams.OpenIdMetadataUrl);
 
     public BotFrameworkTokenValidator Validator(TeamsConfig teams) => new(Keys(teams), teams.AppId!);
 }

@@ -112,3 +112,26 @@ public sealed class OpenIdKeys(HttpClient http, Uri metadataUrl, OpenIdKeyOption
         return keys;
     }
 }
+
+/// <summary>
+/// The <see cref="OpenIdKeys"/> of the metadata URL currently configured: kept while the URL is unchanged (so the keys
+/// stay cached across requests and reloads), replaced when a reload changes it.
+/// </summary>
+public sealed class CurrentOpenIdKeys(Func<HttpClient> httpClient, OpenIdKeyOptions options, TimeProvider time)
+{
+    private readonly Lock _gate = new();
+    private OpenIdKeys? _keys;
+
+    public OpenIdKeys For(Uri metadataUrl)
+    {
+        lock (_gate)
+        {
+            if (_keys is not { } keys || keys.MetadataUrl != metadataUrl)
+            {
+                _keys = keys = new OpenIdKeys(httpClient(), metadataUrl, options, time);
+            }
+
+            return keys;
+        }
+    }
+}
