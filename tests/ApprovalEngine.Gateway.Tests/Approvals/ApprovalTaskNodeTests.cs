@@ -1,9 +1,7 @@
 using System.Net.Http.Headers;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Gateway.Tests.Mcp;
-using ApprovalEngine.Testing;
 using ApprovalEngine.Workflows.Runtime;
 
 namespace ApprovalEngine.Gateway.Tests.Approvals;
@@ -62,22 +60,8 @@ public sealed class ApprovalTaskNodeTests
 
     private static string Config(string sandbox, string approverToken)
     {
-        var filesystem = NodePeers.ServerFilesystem(sandbox);
-        return $$"""
-            upstreams:
-              fs:
-                type: stdio
-                command: {{filesystem.FileName}}
-                args: {{JsonSerializer.Serialize(filesystem.Arguments)}}
-                cwd: .
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              files:
-                upstreams: [fs]
-                agents: [agent]
+                return $$"""
+            {{GatewayYaml.FilesAgent(sandbox)}}
             approvers:
               ops:
                 members: [ops@example.com]

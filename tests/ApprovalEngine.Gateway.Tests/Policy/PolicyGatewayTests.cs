@@ -5,7 +5,6 @@ using ApprovalEngine.Gateway.Audit;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Humans;
 using ApprovalEngine.Gateway.Tests.Mcp;
-using ApprovalEngine.Testing;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -31,22 +30,8 @@ public sealed class PolicyGateway : IAsyncLifetime
         Directory.CreateDirectory(Sandbox);
         await File.WriteAllTextAsync(Path.Combine(Sandbox, "notes.txt"), "just notes");
         await File.WriteAllTextAsync(Path.Combine(Sandbox, "deploy.env"), $"GITHUB_TOKEN={GithubToken}\nREGION=eu\n");
-        var filesystem = NodePeers.ServerFilesystem(Sandbox);
-        Gateway = await McpGateway.StartAsync($$"""
-            upstreams:
-              fs:
-                type: stdio
-                command: {{filesystem.FileName}}
-                args: {{JsonSerializer.Serialize(filesystem.Arguments)}}
-                cwd: .
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              files:
-                upstreams: [fs]
-                agents: [agent]
+                Gateway = await McpGateway.StartAsync($$"""
+            {{GatewayYaml.FilesAgent(Sandbox)}}
             approvers:
               ops:
                 members: [ops@example.com]

@@ -2,11 +2,9 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalEngine.Gateway.Tests.Mcp;
 using ApprovalEngine.Notifiers.Slack;
-using ApprovalEngine.Testing;
 using ApprovalEngine.Workflows.Approval;
 using ApprovalEngine.Workflows.Runtime;
 using ModelContextProtocol.Client;
@@ -48,24 +46,10 @@ public abstract class SlackGatewayBase : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(directory, "slack-bot-token"), FakeSlack.BotToken + "\n");
         await File.WriteAllTextAsync(Path.Combine(directory, "slack-signing-secret"), SigningSecret + "\n");
         await File.WriteAllTextAsync(Path.Combine(directory, "slack-app-token"), FakeSlack.AppToken + "\n");
-        var filesystem = NodePeers.ServerFilesystem(Sandbox);
-        Gateway = await McpGateway.StartAsync($$"""
+                Gateway = await McpGateway.StartAsync($$"""
             server:
               publicUrl: https://approvals.example.com
-            upstreams:
-              fs:
-                type: stdio
-                command: {{filesystem.FileName}}
-                args: {{JsonSerializer.Serialize(filesystem.Arguments)}}
-                cwd: .
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              files:
-                upstreams: [fs]
-                agents: [agent]
+            {{GatewayYaml.FilesAgent(Sandbox)}}
             approvers:
               ops:
                 members: [ops@example.com, lead@example.com, owner@example.com]

@@ -1,11 +1,9 @@
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalEngine.Gateway.Tests.Mcp;
 using ApprovalEngine.Notifiers.OpenId;
 using ApprovalEngine.Notifiers.Teams;
-using ApprovalEngine.Testing;
 using ApprovalEngine.Workflows.Approval;
 using ApprovalEngine.Workflows.Runtime;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,22 +36,8 @@ public sealed class TeamsGateway : IAsyncLifetime
         var directory = Path.Combine(Path.GetTempPath(), "ae-teams-" + Guid.NewGuid().ToString("N")[..12]);
         Sandbox = Path.Combine(directory, "sandbox");
         Directory.CreateDirectory(Sandbox);
-        var filesystem = NodePeers.ServerFilesystem(Sandbox);
-        Gateway = await McpGateway.StartAsync($$"""
-            upstreams:
-              fs:
-                type: stdio
-                command: {{filesystem.FileName}}
-                args: {{JsonSerializer.Serialize(filesystem.Arguments)}}
-                cwd: .
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              files:
-                upstreams: [fs]
-                agents: [agent]
+                Gateway = await McpGateway.StartAsync($$"""
+            {{GatewayYaml.FilesAgent(Sandbox)}}
             approvers:
               ops:
                 members: [ops@example.com, second@example.com, owner@example.com]
