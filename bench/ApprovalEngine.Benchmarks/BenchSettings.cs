@@ -1,4 +1,3 @@
-using System.Globalization;
 
 namespace ApprovalEngine.Benchmarks;
 
@@ -34,42 +33,20 @@ public sealed record BenchSettings
     /// <summary>Parse <c>runtime [--seconds N] [--concurrency N] [--samples N] [--connection CS]</c>; the error names the bad argument.</summary>
     public static (BenchSettings? Settings, string? Error) Parse(IReadOnlyList<string> args)
     {
-        if (args.Count == 0 || args[0] != "runtime")
-        {
-            return (null, args.Count == 0 ? "Missing the benchmark name." : $"Unknown benchmark '{args[0]}'.");
-        }
-
-        var settings = new BenchSettings();
-        for (var i = 1; i < args.Count; i += 2)
-        {
-            var name = args[i];
-            if (i + 1 >= args.Count)
+        var (settings, error) = BenchArguments.Parse(
+            args,
+            "runtime",
+            new BenchSettings(),
+            ["--seconds", "--concurrency", "--samples", "--connection"],
+            "seconds: 0-60, concurrency: 1-64, samples: 10-100000",
+            static (settings, name, value) => name switch
             {
-                return (null, $"{name} needs a value.");
-            }
-
-            var value = args[i + 1];
-            switch (name)
-            {
-                case "--seconds" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s is > 0 and <= 60:
-                    settings = settings with { PhaseDuration = TimeSpan.FromSeconds(s) };
-                    break;
-                case "--concurrency" when int.TryParse(value, CultureInfo.InvariantCulture, out var c) && c is >= 1 and <= 64:
-                    settings = settings with { Concurrency = c };
-                    break;
-                case "--samples" when int.TryParse(value, CultureInfo.InvariantCulture, out var n) && n is >= 10 and <= 100_000:
-                    settings = settings with { Samples = n };
-                    break;
-                case "--connection" when !string.IsNullOrWhiteSpace(value):
-                    settings = settings with { ConnectionString = value };
-                    break;
-                case "--seconds" or "--concurrency" or "--samples" or "--connection":
-                    return (null, $"Invalid value '{value}' for {name} (seconds: 0-60, concurrency: 1-64, samples: 10-100000).");
-                default:
-                    return (null, $"Unknown option '{name}'.");
-            }
-        }
-
-        return (settings, null);
+                "--seconds" when BenchArguments.Number(value) is { } s and > 0 and <= 60 => settings with { PhaseDuration = TimeSpan.FromSeconds(s) },
+                "--concurrency" when BenchArguments.Whole(value) is { } c and >= 1 and <= 64 => settings with { Concurrency = c },
+                "--samples" when BenchArguments.Whole(value) is { } n and >= 10 and <= 100_000 => settings with { Samples = n },
+                "--connection" when !string.IsNullOrWhiteSpace(value) => settings with { ConnectionString = value },
+                _ => null,
+            });
+        return (settings, error);
     }
 }

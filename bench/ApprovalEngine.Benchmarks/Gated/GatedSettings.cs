@@ -47,55 +47,30 @@ public sealed record GatedSettings
 
     public static (GatedSettings? Settings, string? Error) Parse(IReadOnlyList<string> args)
     {
-        if (args.Count == 0 || args[0] != Name)
-        {
-            return (null, "Missing the benchmark name.");
-        }
-
-        var settings = new GatedSettings();
-        for (var i = 1; i < args.Count; i += 2)
-        {
-            var name = args[i];
-            if (i + 1 >= args.Count)
+        var (settings, error) = BenchArguments.Parse(
+            args,
+            Name,
+            new GatedSettings(),
+            ["--held", "--sessions", "--samples", "--clients", "--seconds", "--poll-interval", "--connection"],
+            "held: 100-15000, sessions: 1-1000, samples: 10-10000, clients: 1-256, seconds: 1-60, poll-interval: 0.01-3600",
+            static (settings, name, value) => name switch
             {
-                return (null, $"{name} needs a value.");
-            }
-
-            var value = args[i + 1];
-            switch (name)
-            {
-                case "--held" when Whole(value) is { } n and >= 100 and <= 15_000:
-                    settings = settings with { Held = n };
-                    break;
-                case "--sessions" when Whole(value) is { } n and >= 1 and <= 1_000:
-                    settings = settings with { Sessions = n };
-                    break;
-                case "--samples" when Whole(value) is { } n and >= 10 and <= 10_000:
-                    settings = settings with { Samples = n };
-                    break;
-                case "--clients" when Whole(value) is { } n and >= 1 and <= 256:
-                    settings = settings with { Clients = n };
-                    break;
-                case "--seconds" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s is >= 1 and <= 60:
-                    settings = settings with { SegmentDuration = TimeSpan.FromSeconds(s) };
-                    break;
-                case "--poll-interval" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var p) && p is >= 0.01 and <= 3600:
-                    settings = settings with { PollInterval = TimeSpan.FromSeconds(p) };
-                    break;
-                case "--connection" when !string.IsNullOrWhiteSpace(value):
-                    settings = settings with { ConnectionString = value };
-                    break;
-                case "--held" or "--sessions" or "--samples" or "--clients" or "--seconds" or "--poll-interval" or "--connection":
-                    return (null, $"Invalid value '{value}' for {name} (held: 100-15000, sessions: 1-1000, samples: 10-10000, clients: 1-256, seconds: 1-60, poll-interval: 0.01-3600).");
-                default:
-                    return (null, $"Unknown option '{name}'.");
-            }
+                "--held" when BenchArguments.Whole(value) is { } n and >= 100 and <= 15_000 => settings with { Held = n },
+                "--sessions" when BenchArguments.Whole(value) is { } n and >= 1 and <= 1_000 => settings with { Sessions = n },
+                "--samples" when BenchArguments.Whole(value) is { } n and >= 10 and <= 10_000 => settings with { Samples = n },
+                "--clients" when BenchArguments.Whole(value) is { } n and >= 1 and <= 256 => settings with { Clients = n },
+                "--seconds" when BenchArguments.Number(value) is { } s and >= 1 and <= 60 => settings with { SegmentDuration = TimeSpan.FromSeconds(s) },
+                "--poll-interval" when BenchArguments.Number(value) is { } p and >= 0.01 and <= 3600 => settings with { PollInterval = TimeSpan.FromSeconds(p) },
+                "--connection" when !string.IsNullOrWhiteSpace(value) => settings with { ConnectionString = value },
+                _ => null,
+            });
+        if (settings is null)
+        {
+            return (null, error);
         }
 
         return settings.Sessions > settings.Held
             ? (null, $"--sessions ({settings.Sessions}) cannot exceed --held ({settings.Held}).")
             : (settings, null);
     }
-
-    private static int? Whole(string value) => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 }

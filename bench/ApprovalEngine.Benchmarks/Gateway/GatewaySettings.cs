@@ -60,55 +60,25 @@ public sealed record GatewaySettings
 
     public static (GatewaySettings? Settings, string? Error) Parse(IReadOnlyList<string> args)
     {
-        if (args.Count == 0 || args[0] != Name)
-        {
-            return (null, "Missing the benchmark name.");
-        }
-
-        var settings = new GatewaySettings();
-        for (var i = 1; i < args.Count; i += 2)
-        {
-            var name = args[i];
-            if (i + 1 >= args.Count)
+        var (settings, error) = BenchArguments.Parse(
+            args,
+            Name,
+            new GatewaySettings(),
+            ["--seconds", "--clients", "--rounds", "--peak", "--upstream", "--gateway-logs", "--connection"],
+            "seconds: 1-60, clients and peak: comma-separated 1-512, rounds: 1-10, upstream: dotnet or node, gateway-logs: default or quiet",
+            static (settings, name, value) => name switch
             {
-                return (null, $"{name} needs a value.");
-            }
-
-            var value = args[i + 1];
-            switch (name)
-            {
-                case "--seconds" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s is >= 1 and <= 60:
-                    settings = settings with { SegmentDuration = TimeSpan.FromSeconds(s) };
-                    break;
-                case "--clients" when Levels(value) is { Count: > 0 } levels:
-                    settings = settings with { Clients = levels };
-                    break;
-                case "--rounds" when int.TryParse(value, CultureInfo.InvariantCulture, out var r) && r is >= 1 and <= 10:
-                    settings = settings with { Rounds = r };
-                    break;
-                case "--peak" when value == "none":
-                    settings = settings with { Peak = [] };
-                    break;
-                case "--peak" when Levels(value) is { Count: > 0 } levels:
-                    settings = settings with { Peak = levels };
-                    break;
-                case "--upstream" when Enum.TryParse<UpstreamKind>(value, ignoreCase: true, out var kind) && Enum.IsDefined(kind):
-                    settings = settings with { Upstream = kind };
-                    break;
-                case "--gateway-logs" when value is "default" or "quiet":
-                    settings = settings with { QuietGatewayLogs = value == "quiet" };
-                    break;
-                case "--connection" when !string.IsNullOrWhiteSpace(value):
-                    settings = settings with { ConnectionString = value };
-                    break;
-                case "--seconds" or "--clients" or "--rounds" or "--peak" or "--upstream" or "--gateway-logs" or "--connection":
-                    return (null, $"Invalid value '{value}' for {name} (seconds: 1-60, clients and peak: comma-separated 1-512, rounds: 1-10, upstream: dotnet or node, gateway-logs: default or quiet).");
-                default:
-                    return (null, $"Unknown option '{name}'.");
-            }
-        }
-
-        return (settings, null);
+                "--seconds" when BenchArguments.Number(value) is { } s and >= 1 and <= 60 => settings with { SegmentDuration = TimeSpan.FromSeconds(s) },
+                "--clients" when Levels(value) is { Count: > 0 } levels => settings with { Clients = levels },
+                "--rounds" when BenchArguments.Whole(value) is { } r and >= 1 and <= 10 => settings with { Rounds = r },
+                "--peak" when value == "none" => settings with { Peak = [] },
+                "--peak" when Levels(value) is { Count: > 0 } levels => settings with { Peak = levels },
+                "--upstream" when Enum.TryParse<UpstreamKind>(value, ignoreCase: true, out var kind) && Enum.IsDefined(kind) => settings with { Upstream = kind },
+                "--gateway-logs" when value is "default" or "quiet" => settings with { QuietGatewayLogs = value == "quiet" },
+                "--connection" when !string.IsNullOrWhiteSpace(value) => settings with { ConnectionString = value },
+                _ => null,
+            });
+        return (settings, error);
     }
 
     /// <summary>"1,32" → [1, 32]; null if any item is not a whole number from 1 to 512.</summary>

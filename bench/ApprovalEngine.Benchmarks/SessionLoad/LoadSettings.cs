@@ -45,56 +45,25 @@ public sealed record LoadSettings
 
     public static (LoadSettings? Settings, string? Error) Parse(IReadOnlyList<string> args)
     {
-        if (args.Count == 0 || args[0] != Name)
-        {
-            return (null, "Missing the benchmark name.");
-        }
-
-        var settings = new LoadSettings();
-        for (var i = 1; i < args.Count; i += 2)
-        {
-            var name = args[i];
-            if (i + 1 >= args.Count)
+        var (settings, error) = BenchArguments.Parse(
+            args,
+            Name,
+            new LoadSettings(),
+            ["--sessions", "--duration", "--warmup", "--gated-share", "--approvers", "--poll-interval", "--connection"],
+            "sessions: 1-5000, duration: 1-600, warmup: 0-120, gated-share: 0-1, approvers: 1-64, poll-interval: 0.01-3600",
+            static (settings, name, value) => name switch
             {
-                return (null, $"{name} needs a value.");
-            }
-
-            var value = args[i + 1];
-            switch (name)
-            {
-                case "--sessions" when Whole(value) is { } n and >= 1 and <= 5_000:
-                    settings = settings with { Sessions = n };
-                    break;
-                case "--duration" when Number(value) is { } s and >= 1 and <= 600:
-                    settings = settings with { Duration = TimeSpan.FromSeconds(s) };
-                    break;
-                case "--warmup" when Number(value) is { } s and >= 0 and <= 120:
-                    settings = settings with { Warmup = TimeSpan.FromSeconds(s) };
-                    break;
-                case "--gated-share" when Number(value) is { } f and >= 0 and <= 1:
-                    settings = settings with { GatedShare = f };
-                    break;
-                case "--approvers" when Whole(value) is { } n and >= 1 and <= 64:
-                    settings = settings with { Approvers = n };
-                    break;
-                case "--poll-interval" when Number(value) is { } p and >= 0.01 and <= 3600:
-                    settings = settings with { PollInterval = TimeSpan.FromSeconds(p) };
-                    break;
-                case "--connection" when !string.IsNullOrWhiteSpace(value):
-                    settings = settings with { ConnectionString = value };
-                    break;
-                case "--sessions" or "--duration" or "--warmup" or "--gated-share" or "--approvers" or "--poll-interval" or "--connection":
-                    return (null, $"Invalid value '{value}' for {name} (sessions: 1-5000, duration: 1-600, warmup: 0-120, gated-share: 0-1, approvers: 1-64, poll-interval: 0.01-3600).");
-                default:
-                    return (null, $"Unknown option '{name}'.");
-            }
-        }
-
-        return (settings, null);
+                "--sessions" when BenchArguments.Whole(value) is { } n and >= 1 and <= 5_000 => settings with { Sessions = n },
+                "--duration" when BenchArguments.Number(value) is { } s and >= 1 and <= 600 => settings with { Duration = TimeSpan.FromSeconds(s) },
+                "--warmup" when BenchArguments.Number(value) is { } s and >= 0 and <= 120 => settings with { Warmup = TimeSpan.FromSeconds(s) },
+                "--gated-share" when BenchArguments.Number(value) is { } f and >= 0 and <= 1 => settings with { GatedShare = f },
+                "--approvers" when BenchArguments.Whole(value) is { } n and >= 1 and <= 64 => settings with { Approvers = n },
+                "--poll-interval" when BenchArguments.Number(value) is { } p and >= 0.01 and <= 3600 => settings with { PollInterval = TimeSpan.FromSeconds(p) },
+                "--connection" when !string.IsNullOrWhiteSpace(value) => settings with { ConnectionString = value },
+                _ => null,
+            });
+        return (settings, error);
     }
 
-    private static int? Whole(string value) => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 
-    private static double? Number(string value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) ? n : null;
 }
