@@ -41,7 +41,15 @@ public sealed class CpuMeter(ChildProcess upstream, ChildProcess gateway, int? p
     /// <summary>The CPU time of <paramref name="root"/> and its direct children (PostgreSQL's backends and helpers).</summary>
     private static TimeSpan? TreeCpu(int root)
     {
-        double ticks = 0;
+        var ticks = Stats(root).Sum(stat => double.Parse(stat.Fields[11], CultureInfo.InvariantCulture) + double.Parse(stat.Fields[12], CultureInfo.InvariantCulture));
+        return TimeSpan.FromSeconds(ticks / TicksPerSecond);
+    }
+
+    /// <summary><paramref name="root"/> and its direct children, as running now.</summary>
+    public static IEnumerable<int> Tree(int root) => Stats(root).Select(stat => stat.Pid);
+
+    private static IEnumerable<(int Pid, string[] Fields)> Stats(int root)
+    {
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(directory), CultureInfo.InvariantCulture, out var pid))
@@ -61,13 +69,10 @@ public sealed class CpuMeter(ChildProcess upstream, ChildProcess gateway, int? p
 
             // "pid (comm) state ppid … utime stime …": the command may contain spaces and parentheses, so split after the last ')'.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var parent = int.Parse(fields[1], CultureInfo.InvariantCulture);
-            if (pid == root || parent == root)
+            if (pid == root || int.Parse(fields[1], CultureInfo.InvariantCulture) == root)
             {
-                ticks += double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture);
+                yield return (pid, fields);
             }
         }
-
-        return TimeSpan.FromSeconds(ticks / TicksPerSecond);
     }
 }

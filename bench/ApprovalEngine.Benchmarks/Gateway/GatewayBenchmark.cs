@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ApprovalEngine.Gateway.Agents;
 
 namespace ApprovalEngine.Benchmarks.Gateway;
 
@@ -52,15 +53,20 @@ public static class GatewayBenchmark
         Console.WriteLine($"PostgreSQL {server.Version}, {database.Description}{(database.ClusterPid is { } pid ? $" (pid {pid})" : "")}: fsync={server.Fsync}, synchronous_commit={server.SynchronousCommit}");
         var gatewayDatabase = await database.CreateAsync("gateway", ct);
 
-        await using var upstream = await Upstream.StartAsync(settings.Upstream, work, ct);
+        var placement = settings.Cpus == CpuMode.Split ? CpuPlacement.Split() : CpuPlacement.Shared;
+        await placement.PinSelfAsync(ct);
+        await placement.PinDatabaseAsync(database.ClusterPid, ct);
+        Console.WriteLine($"CPUs: {placement.Description}");
+        await using var upstream = await Upstream.StartAsync(settings.Upstream, work, placement, ct);
         Console.WriteLine($"Upstream: {upstream.Description}; pid {upstream.Process.Pid}, {upstream.Endpoint}");
-        await using var gateway = await GatewayProcess.StartAsync(upstream.Endpoint, gatewayDatabase, settings.GatewayEnvironment, work, ct);
+        await using var gateway = await GatewayProcess.StartAsync(
+            upstream.Endpoint, gatewayDatabase, settings.GatewayEnvironment, work, "gateway", ApiKeys.Generate(), "", placement, ct);
         Console.WriteLine($"Gateway: pid {gateway.Process.Pid}, {gateway.Endpoint}, logs {(settings.QuietGatewayLogs ? "quiet (ModelContextProtocol at Error)" : "as shipped")}");
 
         await using var probe = new DatabaseProbe(gatewayDatabase);
         await using var direct = new McpTarget("direct", upstream.Endpoint, bearer: null, upstream.Tool, upstream.Arguments);
         await using var proxied = new McpTarget("gateway", gateway.Endpoint, gateway.Key, GatewayProcess.ToolName(upstream.Tool), upstream.Arguments);
-        var report = new GatewayReport(settings, server, database.Description, upstream) { LoadBefore = loadBefore };
+        var report = new GatewayReport(settings, server, database.Description, upstream) { LoadBefore = loadBefore, Cpus = placement.Description };
         try
         {
             await direct.WaitUntilListedAsync(ListedTimeout, ct);

@@ -38,14 +38,20 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <param name="environment">Extra settings for the gateway, as environment variables (e.g. log levels).</param>
     public static Task<GatewayProcess> StartAsync(
         Uri upstream, string connectionString, IReadOnlyDictionary<string, string> environment, string workDirectory, CancellationToken ct) =>
-        StartAsync(upstream, connectionString, environment, workDirectory, "gateway", ApiKeys.Generate(), "", ct);
+        StartAsync(upstream, connectionString, environment, workDirectory, "gateway", ApiKeys.Generate(), "", CpuPlacement.Shared, ct);
 
     /// <param name="name">Names its directory and log, so that several nodes can run side by side.</param>
     /// <param name="key">The agent's key; nodes of one cluster share it.</param>
     /// <param name="extraConfig">Top-level sections appended to the configuration (approvers, users, policy).</param>
+    public static Task<GatewayProcess> StartAsync(
+        Uri upstream, string connectionString, IReadOnlyDictionary<string, string> environment, string workDirectory,
+        string name, string key, string extraConfig, CancellationToken ct) =>
+        StartAsync(upstream, connectionString, environment, workDirectory, name, key, extraConfig, CpuPlacement.Shared, ct);
+
+    /// <param name="placement">The gateway runs on the gateway's side of it.</param>
     public static async Task<GatewayProcess> StartAsync(
         Uri upstream, string connectionString, IReadOnlyDictionary<string, string> environment, string workDirectory,
-        string name, string key, string extraConfig, CancellationToken ct)
+        string name, string key, string extraConfig, CpuPlacement placement, CancellationToken ct)
     {
         // A directory of its own, also its working directory: the gateway watches the configuration file (and
         // ASP.NET Core the content root), and a log written beside them would wake those watchers on every line.
@@ -69,10 +75,12 @@ public sealed class GatewayProcess : IAsyncDisposable
             """ + extraConfig, ct);
 
         var baseUrl = new Uri($"http://127.0.0.1:{FreePort()}");
+        var (program, arguments) = placement.Wrap(
+            gatewaySide: true, Executables.Dotnet, [typeof(ApiKeys).Assembly.Location, "--config", config, "--urls", baseUrl.ToString().TrimEnd('/')]);
         var process = ChildProcess.Start(
             name,
-            Executables.Dotnet,
-            [typeof(ApiKeys).Assembly.Location, "--config", config, "--urls", baseUrl.ToString().TrimEnd('/')],
+            program,
+            arguments,
             directory,
             new Dictionary<string, string>(environment) { ["ConnectionStrings__ApprovalEngine"] = connectionString },
             LogPath(workDirectory, name));

@@ -25,6 +25,9 @@ public sealed class GatewayReport(GatewaySettings settings, ServerInfo server, s
 
     public string LoadAfter { get; set; } = "unknown";
 
+    /// <summary>Where the processes ran (<see cref="CpuPlacement.Description"/>).</summary>
+    public string Cpus { get; init; } = CpuPlacement.Shared.Description;
+
     public LoadResult? CommitOne { get; set; }
 
     public (int Connections, LoadResult Result)? CommitMany { get; set; }
@@ -59,7 +62,7 @@ public sealed class GatewayReport(GatewaySettings settings, ServerInfo server, s
             $"- Gateway: this build, its own process (server GC), logs {(settings.QuietGatewayLogs ? "quiet (ModelContextProtocol at Error)" : "as shipped")}; one http upstream, one agent (API key), one namespaced bundle; every client its own MCP session (2025-11-25)"));
         text.AppendLine(Invariant(
             $"- PostgreSQL {server.Version}, {database}: fsync={server.Fsync}, synchronous_commit={server.SynchronousCommit}, full_page_writes={server.FullPageWrites}"));
-        text.AppendLine(Invariant($"- {Environment.ProcessorCount} CPUs, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; clients, upstream, gateway and PostgreSQL share them; load average {LoadBefore} at the start, {LoadAfter} at the end"));
+        text.AppendLine(Invariant($"- {Environment.ProcessorCount} CPUs, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; CPUs {Cpus}; load average {LoadBefore} at the start, {LoadAfter} at the end"));
         text.AppendLine(Invariant(
             $"- {settings.SegmentDuration.TotalSeconds:0.#} s per segment after {settings.Warmup.TotalSeconds:0.#} s warm-up, {settings.Rounds} round(s) per level (direct/gateway order alternating, samples pooled); run took {elapsed.TotalSeconds:0} s"));
         text.AppendLine(Invariant($"- Audit: {AuditVerdict()}"));
@@ -107,8 +110,12 @@ public sealed class GatewayReport(GatewaySettings settings, ServerInfo server, s
             return;
         }
 
+        // Throughput is judged on the best rate of each path at any level: at one client a closed loop's rate is
+        // 1 / latency, which the latency aims already cover.
+        var all = Levels.Concat(PeakLevels).ToList();
+        var peakRatio = all.Max(l => l.Gateway.PerSecond) / all.Max(l => l.Direct.PerSecond);
         text.AppendLine(Invariant(
-            $"Aim at 1 client: added p50 {Added(one.AddedP50)} (aim ≤ {AimAddedP50:0} ms: {Verdict(one.AddedP50 <= AimAddedP50)}), added p99 {Added(one.AddedP99)} (aim ≤ {AimAddedP99:0} ms: {Verdict(one.AddedP99 <= AimAddedP99)}), throughput {Report.Percent(one.Ratio)} of direct (aim ≥ {Report.Percent(AimRatio)}: {Verdict(one.Ratio >= AimRatio)})."));
+            $"Aim: at 1 client added p50 {Added(one.AddedP50)} (aim ≤ {AimAddedP50:0} ms: {Verdict(one.AddedP50 <= AimAddedP50)}) and added p99 {Added(one.AddedP99)} (aim ≤ {AimAddedP99:0} ms: {Verdict(one.AddedP99 <= AimAddedP99)}); maximum throughput {Report.Percent(peakRatio)} of direct (aim ≥ {Report.Percent(AimRatio)}: {Verdict(peakRatio >= AimRatio)}; CPUs {Cpus})."));
         if (Audit is { Matches: false })
         {
             text.AppendLine("These figures do not include the cost of auditing: the audit was not on (see above).");

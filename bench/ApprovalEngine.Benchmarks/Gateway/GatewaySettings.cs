@@ -27,7 +27,10 @@ public sealed record GatewaySettings
           --upstream KIND    dotnet (this program's C# echo server, default) or node (tests/mcp-peers fixture)
           --gateway-logs L   default (as shipped) or quiet (the MCP SDK's log categories at Error: no per-call
                              log lines), to see what the gateway's logging costs
-          --connection CS    use this PostgreSQL instead of starting a local one; needs CREATEDB
+          --cpus MODE        shared (default): every process may use every CPU; split: the gateway and its
+                             PostgreSQL on one half of the CPUs, the clients and the upstream on the other (taskset),
+                             as when the gateway has a host of its own
+          --connection CS    use this PostgreSQL instead of starting a local one; needs CREATEDB (not with split)
         """;
 
     public TimeSpan SegmentDuration { get; init; } = TimeSpan.FromSeconds(5);
@@ -44,6 +47,8 @@ public sealed record GatewaySettings
     public bool QuietGatewayLogs { get; init; }
 
     public string? ConnectionString { get; init; }
+
+    public CpuMode Cpus { get; init; } = CpuMode.Shared;
 
     /// <summary>Settings given to the gateway process as environment variables.</summary>
     public IReadOnlyDictionary<string, string> GatewayEnvironment => QuietGatewayLogs
@@ -64,8 +69,8 @@ public sealed record GatewaySettings
             args,
             Name,
             new GatewaySettings(),
-            ["--seconds", "--clients", "--rounds", "--peak", "--upstream", "--gateway-logs", "--connection"],
-            "seconds: 1-60, clients and peak: comma-separated 1-512, rounds: 1-10, upstream: dotnet or node, gateway-logs: default or quiet",
+            ["--seconds", "--clients", "--rounds", "--peak", "--upstream", "--gateway-logs", "--cpus", "--connection"],
+            "seconds: 1-60, clients and peak: comma-separated 1-512, rounds: 1-10, upstream: dotnet or node, gateway-logs: default or quiet, cpus: shared or split",
             static (settings, name, value) => name switch
             {
                 "--seconds" when BenchArguments.Number(value) is { } s and >= 1 and <= 60 => settings with { SegmentDuration = TimeSpan.FromSeconds(s) },
@@ -75,6 +80,7 @@ public sealed record GatewaySettings
                 "--peak" when Levels(value) is { Count: > 0 } levels => settings with { Peak = levels },
                 "--upstream" when Enum.TryParse<UpstreamKind>(value, ignoreCase: true, out var kind) && Enum.IsDefined(kind) => settings with { Upstream = kind },
                 "--gateway-logs" when value is "default" or "quiet" => settings with { QuietGatewayLogs = value == "quiet" },
+                "--cpus" when Enum.TryParse<CpuMode>(value, ignoreCase: true, out var cpus) && Enum.IsDefined(cpus) => settings with { Cpus = cpus },
                 "--connection" when !string.IsNullOrWhiteSpace(value) => settings with { ConnectionString = value },
                 _ => null,
             });

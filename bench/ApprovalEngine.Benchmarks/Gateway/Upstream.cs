@@ -26,21 +26,31 @@ public sealed class Upstream : IAsyncDisposable
 
     public string Description { get; }
 
-    public static async Task<Upstream> StartAsync(UpstreamKind kind, string workDirectory, CancellationToken ct)
+    public static Task<Upstream> StartAsync(UpstreamKind kind, string workDirectory, CancellationToken ct) =>
+        StartAsync(kind, workDirectory, CpuPlacement.Shared, ct);
+
+    /// <param name="placement">The upstream runs on the agents' side of it.</param>
+    public static async Task<Upstream> StartAsync(UpstreamKind kind, string workDirectory, CpuPlacement placement, CancellationToken ct)
     {
+        ChildProcess Start(string name, string program, IReadOnlyList<string> arguments, string directory, Dictionary<string, string> environment)
+        {
+            var (wrapped, wrappedArguments) = placement.Wrap(gatewaySide: false, program, arguments);
+            return ChildProcess.Start(name, wrapped, wrappedArguments, directory, environment, GatewayProcess.LogPath(workDirectory, "upstream"));
+        }
+
         var (process, tool, arguments, description) = kind switch
         {
             // Server GC, as the gateway (a web project) runs: the two .NET servers are configured alike.
             UpstreamKind.Dotnet => (
-                ChildProcess.Start("echo upstream", Executables.Dotnet, [typeof(EchoUpstream).Assembly.Location, EchoUpstream.Mode],
+                Start("echo upstream", Executables.Dotnet, [typeof(EchoUpstream).Assembly.Location, EchoUpstream.Mode],
                     Directory.CreateDirectory(Path.Combine(workDirectory, "upstream")).FullName,
-                    new Dictionary<string, string> { ["DOTNET_gcServer"] = "1" }, GatewayProcess.LogPath(workDirectory, "upstream")),
+                    new Dictionary<string, string> { ["DOTNET_gcServer"] = "1" }),
                 EchoUpstream.ToolName,
                 new Dictionary<string, object?> { ["text"] = "hello" },
                 "C# SDK 2.3.1 echo server on Kestrel (bench echo-upstream, its own process, server GC), tool echo {text: \"hello\"}"),
             UpstreamKind.Node => (
-                ChildProcess.Start("node fixture upstream", "node", [Executables.FixtureServer, "--port", "0"], Path.GetDirectoryName(Executables.FixtureServer)!,
-                    new Dictionary<string, string>(), GatewayProcess.LogPath(workDirectory, "upstream")),
+                Start("node fixture upstream", "node", [Executables.FixtureServer, "--port", "0"], Path.GetDirectoryName(Executables.FixtureServer)!,
+                    new Dictionary<string, string>()),
                 "test_simple_text",
                 new Dictionary<string, object?>(),
                 "Node fixture server (tests/mcp-peers, TypeScript SDK), tool test_simple_text"),

@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using ApprovalEngine.Gateway.Configuration;
 using Microsoft.AspNetCore.Http.Features;
 using ModelContextProtocol;
@@ -257,23 +259,28 @@ internal sealed partial class McpHttpHandler(
             size.MaxRequestBodySize = limit;
         }
 
-        var buffer = new ArrayBufferWriter<byte>();
+        // Straight from Kestrel's pipe: no copy, and no buffer of our own per request.
+        var body = context.Request.BodyReader;
+        ReadResult read;
         try
         {
             while (true)
             {
-                var read = await context.Request.Body.ReadAsync(buffer.GetMemory(16 * 1024), context.RequestAborted);
-                if (read == 0)
+                read = await body.ReadAsync(context.RequestAborted);
+                if (read.Buffer.Length > limit)
+                {
+                    body.AdvanceTo(read.Buffer.End);
+                    await TooLargeAsync(context, limit);
+                    return null;
+                }
+
+                if (read.IsCompleted)
                 {
                     break;
                 }
 
-                buffer.Advance(read);
-                if (buffer.WrittenCount > limit)
-                {
-                    await TooLargeAsync(context, limit);
-                    return null;
-                }
+                // Nothing consumed, all examined: the next read returns once more of the body has arrived.
+                body.AdvanceTo(read.Buffer.Start, read.Buffer.End);
             }
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -285,13 +292,18 @@ internal sealed partial class McpHttpHandler(
         JsonRpcMessage? message;
         try
         {
-            message = JsonSerializer.Deserialize(buffer.WrittenSpan, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<JsonRpcMessage>)McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage)));
+            message = Parse(read.Buffer);
         }
         catch (JsonException e)
         {
             await HttpGuards.WriteErrorAsync(context, StatusCodes.Status400BadRequest, McpErrorCode.ParseError,
                 $"Parse error: the body is not a JSON-RPC message ({e.Message})");
             return null;
+        }
+        finally
+        {
+            // The message holds copies (JsonNode), not slices of the pipe's memory.
+            body.AdvanceTo(read.Buffer.End);
         }
 
         if (message is null)
@@ -301,6 +313,18 @@ internal sealed partial class McpHttpHandler(
 
         return message;
     }
+
+    private static JsonRpcMessage? Parse(ReadOnlySequence<byte> body)
+    {
+        var reader = new Utf8JsonReader(body);
+        var message = JsonSerializer.Deserialize(ref reader, MessageType);
+
+        // One value and nothing after it but white space (the reader throws on anything else).
+        return reader.Read() ? throw new JsonException("there is more after the JSON-RPC message") : message;
+    }
+
+    private static readonly JsonTypeInfo<JsonRpcMessage> MessageType =
+        (JsonTypeInfo<JsonRpcMessage>)McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage));
 
     private static Task TooLargeAsync(HttpContext context, long limit) =>
         HttpGuards.WriteErrorAsync(context, StatusCodes.Status413PayloadTooLarge, McpErrorCode.InvalidRequest,

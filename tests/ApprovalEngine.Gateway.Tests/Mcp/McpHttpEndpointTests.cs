@@ -148,6 +148,34 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Post_TrailingDataAfterTheMessage_Returns400ParseError()
+    {
+        using var response = await client.SendAsync(RawMcp.Post(gateway.Url("tools"), gateway.KeyOf("alpha"), RawMcp.Initialize() + " {}"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(-32700, RawMcp.ErrorCode(await RawMcp.MessageAsync(response)));
+        Assert.Equal(0, gateway.Get<AgentSessions>().Count);
+    }
+
+    [Fact]
+    public async Task Post_ChunkedBodyInManyPiecesUnderTheLimit_IsServed()
+    {
+        // Read from Kestrel's pipe in several reads: the message is parsed once the whole body is there.
+        var padding = new string('x', 50_000);
+        var body = RawMcp.Request(1, "initialize", $$$"""{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"{{{padding}}}","version":"1"}}""");
+        using var request = RawMcp.Post(gateway.Url("tools"), gateway.KeyOf("alpha"), "{}");
+        request.Content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)), bufferSize: 1024);
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.TransferEncodingChunked = true;
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.Headers.Contains(McpHttpHandler.SessionHeader));
+        Assert.Equal(1, gateway.Get<AgentSessions>().Count);
+    }
+
+    [Fact]
     public async Task Post_OversizeBody_Returns413()
     {
         var padding = new string('x', 70_000);
