@@ -88,6 +88,50 @@ public sealed class CpuPlacement
         }
     }
 
+    /// <summary>
+    /// The CPUs each process may run on, read back from the kernel (<c>Cpus_allowed_list</c>), or an exception naming the
+    /// first one that is not where it should be.
+    /// </summary>
+    public string Check(int upstream, int gateway, int? postmaster)
+    {
+        if (Mode == CpuMode.Shared)
+        {
+            return "";
+        }
+
+        List<(string Name, int Pid, string Expected)> processes =
+            [("clients", Environment.ProcessId, AgentCpus), ("upstream", upstream, AgentCpus), ("gateway", gateway, GatewayCpus)];
+        if (postmaster is { } root)
+        {
+            processes.AddRange(CpuMeter.Tree(root).Select(pid => ("PostgreSQL", pid, GatewayCpus)));
+        }
+
+        foreach (var (name, pid, expected) in processes)
+        {
+            var actual = AllowedCpus(pid);
+            if (actual is not null && actual != expected)
+            {
+                throw new InvalidOperationException($"The {name} process (pid {pid}) may run on CPU {actual}, not only on {expected}.");
+            }
+        }
+
+        return $"checked: clients and upstream on {AgentCpus}, gateway and {processes.Count - 3} PostgreSQL processes on {GatewayCpus}";
+    }
+
+    /// <summary>The process's CPU list, or null if it has exited.</summary>
+    private static string? AllowedCpus(int pid)
+    {
+        try
+        {
+            return File.ReadLines($"/proc/{pid}/status")
+                .FirstOrDefault(line => line.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))?["Cpus_allowed_list:".Length..].Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     private static async Task PinAsync(int pid, string cpus, CancellationToken ct)
     {
         var info = new ProcessStartInfo(Taskset) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };

@@ -61,7 +61,12 @@ public static class GatewayBenchmark
         Console.WriteLine($"Upstream: {upstream.Description}; pid {upstream.Process.Pid}, {upstream.Endpoint}");
         await using var gateway = await GatewayProcess.StartAsync(
             upstream.Endpoint, gatewayDatabase, settings.GatewayEnvironment, work, "gateway", ApiKeys.Generate(), "", placement, ct);
-        Console.WriteLine($"Gateway: pid {gateway.Process.Pid}, {gateway.Endpoint}, logs {(settings.QuietGatewayLogs ? "quiet (ModelContextProtocol at Error)" : "as shipped")}");
+        Console.WriteLine($"Gateway: pid {gateway.Process.Pid}, {gateway.Endpoint}, {settings.GatewayDescription}");
+
+        if (placement.Check(upstream.Process.Pid, gateway.Process.Pid, database.ClusterPid) is { Length: > 0 } checkedCpus)
+        {
+            Console.WriteLine($"CPUs {checkedCpus}");
+        }
 
         await using var probe = new DatabaseProbe(gatewayDatabase);
         await using var direct = new McpTarget("direct", upstream.Endpoint, bearer: null, upstream.Tool, upstream.Arguments);

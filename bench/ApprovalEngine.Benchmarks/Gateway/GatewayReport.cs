@@ -59,7 +59,7 @@ public sealed class GatewayReport(GatewaySettings settings, ServerInfo server, s
         text.AppendLine();
         text.AppendLine(Invariant($"- Upstream: {upstream.Description}"));
         text.AppendLine(Invariant(
-            $"- Gateway: this build, its own process (server GC), logs {(settings.QuietGatewayLogs ? "quiet (ModelContextProtocol at Error)" : "as shipped")}; one http upstream, one agent (API key), one namespaced bundle; every client its own MCP session (2025-11-25)"));
+            $"- Gateway: this build, its own process (server GC), {settings.GatewayDescription}; one http upstream, one agent (API key), one namespaced bundle; every client its own MCP session (2025-11-25)"));
         text.AppendLine(Invariant(
             $"- PostgreSQL {server.Version}, {database}: fsync={server.Fsync}, synchronous_commit={server.SynchronousCommit}, full_page_writes={server.FullPageWrites}"));
         text.AppendLine(Invariant($"- {Environment.ProcessorCount} CPUs, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}; CPUs {Cpus}; load average {LoadBefore} at the start, {LoadAfter} at the end"));

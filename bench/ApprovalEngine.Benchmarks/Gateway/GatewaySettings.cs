@@ -27,6 +27,8 @@ public sealed record GatewaySettings
           --upstream KIND    dotnet (this program's C# echo server, default) or node (tests/mcp-peers fixture)
           --gateway-logs L   default (as shipped) or quiet (the MCP SDK's log categories at Error: no per-call
                              log lines), to see what the gateway's logging costs
+          --gateway-env K=V  an environment variable for the gateway process only, e.g. a .NET runtime setting
+                             (DOTNET_gcServer=0); repeatable
           --cpus MODE        shared (default): every process may use every CPU; split: the gateway and its
                              PostgreSQL on one half of the CPUs, the clients and the upstream on the other (taskset),
                              as when the gateway has a host of its own
@@ -50,10 +52,27 @@ public sealed record GatewaySettings
 
     public CpuMode Cpus { get; init; } = CpuMode.Shared;
 
+    /// <summary>What the gateway runs with beyond what it ships with, for the report.</summary>
+    public string GatewayDescription =>
+        $"logs {(QuietGatewayLogs ? "quiet (ModelContextProtocol at Error)" : "as shipped")}{string.Concat(ExtraGatewayEnvironment.Select(e => $", {e.Key}={e.Value}"))}";
+
+    /// <summary>From <c>--gateway-env</c>, in order.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ExtraGatewayEnvironment { get; init; } = [];
+
     /// <summary>Settings given to the gateway process as environment variables.</summary>
-    public IReadOnlyDictionary<string, string> GatewayEnvironment => QuietGatewayLogs
-        ? new Dictionary<string, string> { ["Logging__LogLevel__ModelContextProtocol"] = "Error" }
-        : new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> GatewayEnvironment
+    {
+        get
+        {
+            var environment = new Dictionary<string, string>(ExtraGatewayEnvironment, StringComparer.Ordinal);
+            if (QuietGatewayLogs)
+            {
+                environment["Logging__LogLevel__ModelContextProtocol"] = "Error";
+            }
+
+            return environment;
+        }
+    }
 
     /// <summary>Unmeasured calls before each segment: JIT, connection pools, the gateway's tiered compilation.</summary>
     public TimeSpan Warmup => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(1).Ticks, SegmentDuration.Ticks / 5));
@@ -69,8 +88,8 @@ public sealed record GatewaySettings
             args,
             Name,
             new GatewaySettings(),
-            ["--seconds", "--clients", "--rounds", "--peak", "--upstream", "--gateway-logs", "--cpus", "--connection"],
-            "seconds: 1-60, clients and peak: comma-separated 1-512, rounds: 1-10, upstream: dotnet or node, gateway-logs: default or quiet, cpus: shared or split",
+            ["--seconds", "--clients", "--rounds", "--peak", "--upstream", "--gateway-logs", "--gateway-env", "--cpus", "--connection"],
+            "seconds: 1-60, clients and peak: comma-separated 1-512, rounds: 1-10, upstream: dotnet or node, gateway-logs: default or quiet, gateway-env: NAME=value, cpus: shared or split",
             static (settings, name, value) => name switch
             {
                 "--seconds" when BenchArguments.Number(value) is { } s and >= 1 and <= 60 => settings with { SegmentDuration = TimeSpan.FromSeconds(s) },
@@ -80,6 +99,8 @@ public sealed record GatewaySettings
                 "--peak" when Levels(value) is { Count: > 0 } levels => settings with { Peak = levels },
                 "--upstream" when Enum.TryParse<UpstreamKind>(value, ignoreCase: true, out var kind) && Enum.IsDefined(kind) => settings with { Upstream = kind },
                 "--gateway-logs" when value is "default" or "quiet" => settings with { QuietGatewayLogs = value == "quiet" },
+                "--gateway-env" when value.IndexOf('=', StringComparison.Ordinal) is > 0 and var at =>
+                    settings with { ExtraGatewayEnvironment = [.. settings.ExtraGatewayEnvironment, new(value[..at], value[(at + 1)..])] },
                 "--cpus" when Enum.TryParse<CpuMode>(value, ignoreCase: true, out var cpus) && Enum.IsDefined(cpus) => settings with { Cpus = cpus },
                 "--connection" when !string.IsNullOrWhiteSpace(value) => settings with { ConnectionString = value },
                 _ => null,
