@@ -8,8 +8,8 @@ using Npgsql;
 namespace ApprovalEngine.Gateway.Tests.Mcp;
 
 /// <summary>
-/// A gateway in front of the real server-memory (upstream <c>memory</c>, over stdio, its graph in the gateway's
-/// folder), on a manual clock, for tests that must show whether a request changed anything: the graph as
+/// A gateway in front of the real server-memory (upstream <c>memory</c>, over stdio, its graph in a file of this
+/// gateway's own), on a manual clock, for tests that must show whether a request changed anything: the graph as
 /// <c>read_graph</c> returns it, and the number of tool-call audit records. Bundles: <c>tools</c> (agent
 /// <c>alpha</c>, every tool), <c>other</c> (agent <c>beta</c> only) and <c>curated</c> (agent <c>alpha</c>,
 /// only <c>read_graph</c> and <c>create_entities</c>).
@@ -18,7 +18,7 @@ public sealed class MemoryGateway : IAsyncLifetime
 {
     public const long MaxRequestBodyBytes = 65536;
 
-    private static readonly string Yaml = $$"""
+    private static string Yaml(string memoryFile) => $$"""
         server:
           maxRequestBodyBytes: {{MaxRequestBodyBytes}}
         upstreams:
@@ -27,7 +27,7 @@ public sealed class MemoryGateway : IAsyncLifetime
             command: node
             args: ["{{NodePeers.ServerMemory("unused").Arguments[0]}}"]
             env:
-              MEMORY_FILE_PATH: ./memory.jsonl
+              MEMORY_FILE_PATH: {{JsonSerializer.Serialize(memoryFile)}}
         agents:
           alpha:
             owner: alice@example.com
@@ -60,7 +60,11 @@ public sealed class MemoryGateway : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Gateway = await McpGateway.StartAsync(Yaml, services => services.AddSingleton<TimeProvider>(Clock));
+        // An absolute path: server-memory resolves a relative one against its own folder in node_modules, which every
+        // gateway of the test run would then share.
+        var directory = Path.Combine(Path.GetTempPath(), "ae-gw-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(directory);
+        Gateway = await McpGateway.StartAsync(Yaml(Path.Combine(directory, "memory.jsonl")), services => services.AddSingleton<TimeProvider>(Clock), directory);
         Client = Gateway.CreateHttpClient();
 
         // The upstream starts in the background; until it has listed its tools, a call would be an unknown tool.

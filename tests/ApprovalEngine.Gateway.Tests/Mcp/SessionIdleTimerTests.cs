@@ -18,8 +18,8 @@ public sealed class SessionIdleTimerTests
     [Fact]
     public async Task Timer_ShortIdleTimeout_EvictsIdleSessionWhichThenGets404()
     {
-        // A 2 s timeout sweeps every second (a tenth of it, at least 1 s).
-        await using var gateway = await McpGateway.StartAsync(McpHttpEndpointTests.Config("  sessionIdleTimeout: 2s"));
+        // Swept every second (a tenth of the timeout, at least 1 s). 5 s, not less: the sessions must outlive their setup on a busy machine.
+        await using var gateway = await McpGateway.StartAsync(McpHttpEndpointTests.Config("  sessionIdleTimeout: 5s"));
         using var client = gateway.CreateHttpClient();
         var sessions = gateway.Get<AgentSessions>();
         var streaming = await RawMcp.StartSessionAsync(client, gateway.Url("tools"), gateway.KeyOf("alpha"));
