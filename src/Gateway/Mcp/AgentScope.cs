@@ -48,11 +48,13 @@ internal sealed class ProxyViews
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Agent, string? Bundle), ProxyView> cache = new();
     private readonly IUpstreams upstreams;
+    private readonly ResourceCollisionLog collisions;
 
-    public ProxyViews(LiveConfiguration config, IUpstreams upstreams)
+    public ProxyViews(LiveConfiguration config, IUpstreams upstreams, ILogger<ProxyViews> logger)
     {
         Config = config;
         this.upstreams = upstreams;
+        collisions = new ResourceCollisionLog(logger);
 
         // Entries of agents a reload removed would otherwise stay.
         config.Changed += _ => cache.Clear();
@@ -73,6 +75,7 @@ internal sealed class ProxyViews
         }
 
         view = ProxyView.Build(snapshot, catalog, agent, bundle);
+        collisions.Report(view);
         cache[key] = view;
         return view;
     }

@@ -68,14 +68,46 @@ internal sealed partial class AgentSessions : BackgroundService
         }
     }
 
+    /// <summary>
+    /// How often idle sessions are looked for: a tenth of the timeout keeps eviction within 10% of it, bounded to
+    /// stay cheap (at least 1 s) and responsive (at most 30 s).
+    /// </summary>
+    private static TimeSpan SweepInterval(TimeSpan idleTimeout) =>
+        TimeSpan.FromTicks(Math.Clamp(idleTimeout.Ticks / 10, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // A tenth of the timeout keeps eviction within 10% of it, bounded to stay cheap and responsive.
-        var interval = TimeSpan.FromTicks(Math.Clamp(config.Current.Config.Server.SessionIdleTimeout.Ticks / 10, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
-        using var timer = new PeriodicTimer(interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        using var timer = new PeriodicTimer(SweepInterval(config.Current.Config.Server.SessionIdleTimeout), time);
+
+        // A reload may shorten the timeout: the interval follows, or a 30 s sweep would hold sessions far past a 2 s timeout.
+        void Follow(ConfigSnapshot snapshot)
         {
-            await SweepAsync();
+            // Setting the period restarts the wait, so only a change sets it: frequent reloads must not postpone sweeps.
+            var interval = SweepInterval(snapshot.Config.Server.SessionIdleTimeout);
+            try
+            {
+                if (timer.Period != interval)
+                {
+                    timer.Period = interval;
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // The node is stopping; there is nothing left to sweep.
+            }
+        }
+
+        config.Changed += Follow;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                await SweepAsync();
+            }
+        }
+        finally
+        {
+            config.Changed -= Follow;
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Upstreams;
@@ -5,6 +6,9 @@ using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
 namespace ApprovalEngine.Gateway.Mcp;
+
+/// <summary>Two upstreams of one view list the same resource URI or template; <paramref name="Winner"/> serves it.</summary>
+internal sealed record ResourceCollision(string Kind, string Uri, string Winner, string Loser);
 
 /// <summary>A primitive offered to an agent: the name it sees, and where it really lives.</summary>
 internal sealed record Proxied<T>(string Name, string Bundle, string Upstream, string LocalName, T Item);
@@ -20,6 +24,7 @@ internal sealed class ProxyView
     private readonly Dictionary<string, string> resourceOwners = new(StringComparer.Ordinal);
     private readonly List<Resource> resources = [];
     private readonly List<(string Prefix, string Upstream, string Bundle, ResourceTemplate Template)> templates = [];
+    private readonly List<ResourceCollision> collisions = [];
 
     private ProxyView(ConfigSnapshot config, UpstreamCatalog catalog)
     {
@@ -38,6 +43,9 @@ internal sealed class ProxyView
     public IReadOnlyList<Resource> Resources => resources;
 
     public IReadOnlyList<ResourceTemplate> ResourceTemplates { get; private set; } = [];
+
+    /// <summary>URIs and templates that more than one upstream of this view lists; the first in configuration order serves each.</summary>
+    public IReadOnlyList<ResourceCollision> Collisions => collisions;
 
     /// <summary>Changes exactly when the lists an agent would see change; compared to decide on list_changed.</summary>
     public string ToolsSignature { get; private set; } = "";
@@ -58,7 +66,7 @@ internal sealed class ProxyView
         var separator = config.Config.Server.ToolSeparator;
         var toolList = new List<Tool>();
         var promptList = new List<Prompt>();
-        var templateList = new List<ResourceTemplate>();
+        var visible = new Dictionary<string, (BundleConfig Member, UpstreamCatalogEntry Entry)>(StringComparer.Ordinal);
         foreach (var member in BundlesFor(config.Config, agent, bundle).OrderBy(b => b.Name, StringComparer.Ordinal))
         {
             foreach (var upstream in member.Upstreams)
@@ -68,6 +76,7 @@ internal sealed class ProxyView
                     continue;
                 }
 
+                visible.TryAdd(upstream, (member, entry));
                 string Expose(string local) => member.Namespaced ? upstream + separator + local : local;
 
                 foreach (var tool in entry.Tools)
@@ -95,32 +104,15 @@ internal sealed class ProxyView
                         promptList.Add(view.prompts[name].Item);
                     }
                 }
-
-                // Resource URIs stay as the upstream wrote them (clients follow them); their names are namespaced.
-                foreach (var resource in entry.Resources)
-                {
-                    if (view.resourceOwners.TryAdd(resource.Uri, upstream))
-                    {
-                        view.resources.Add(Renamed(resource, Expose(resource.Name)));
-                    }
-                }
-
-                foreach (var template in entry.ResourceTemplates)
-                {
-                    var renamed = Renamed(template, Expose(template.Name));
-                    var brace = template.UriTemplate.IndexOf('{', StringComparison.Ordinal);
-                    view.templates.Add((brace < 0 ? template.UriTemplate : template.UriTemplate[..brace], upstream, member.Name, renamed));
-                    templateList.Add(renamed);
-                }
             }
         }
 
+        view.AddResources(visible, config.Config, separator);
         view.Tools = toolList;
         view.Prompts = promptList;
-        view.ResourceTemplates = templateList;
         view.ToolsSignature = Signature(toolList);
         view.PromptsSignature = Signature(promptList);
-        view.ResourcesSignature = Signature(view.resources) + Signature(templateList);
+        view.ResourcesSignature = Signature(view.resources) + Signature(view.templates.Select(t => t.Template).ToList());
         return view;
     }
 
@@ -146,6 +138,61 @@ internal sealed class ProxyView
     public string? FindTemplateOwner(string uriTemplate) =>
         templates.FirstOrDefault(t => string.Equals(t.Template.UriTemplate, uriTemplate, StringComparison.Ordinal)).Upstream;
 
+    /// <summary>
+    /// Resource URIs stay as the upstream wrote them (clients follow them, and tool results link to them); only their
+    /// names are namespaced. So two upstreams can list the same URI, or the same template: the one that comes first in
+    /// the configuration's <c>upstreams</c> section serves it, whatever the bundles' order, and the view records the
+    /// collision for a warning.
+    /// </summary>
+    private void AddResources(Dictionary<string, (BundleConfig Member, UpstreamCatalogEntry Entry)> visible, GatewayConfig config, string separator)
+    {
+        // The loader adds upstreams in the file's order and never removes one, so the dictionary enumerates in that order.
+        var position = config.Upstreams.Keys.Select((name, index) => (name, index)).ToDictionary(p => p.name, p => p.index, StringComparer.Ordinal);
+        var templateOwners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (upstream, (member, entry)) in visible.OrderBy(v => position.GetValueOrDefault(v.Key, int.MaxValue)).ThenBy(v => v.Key, StringComparer.Ordinal))
+        {
+            string Expose(string local) => member.Namespaced ? upstream + separator + local : local;
+
+            foreach (var resource in entry.Resources)
+            {
+                if (Claim(resourceOwners, "resource", resource.Uri, upstream))
+                {
+                    resources.Add(Renamed(resource, Expose(resource.Name)));
+                }
+            }
+
+            foreach (var template in entry.ResourceTemplates)
+            {
+                if (!Claim(templateOwners, "resource template", template.UriTemplate, upstream))
+                {
+                    continue;
+                }
+
+                var brace = template.UriTemplate.IndexOf('{', StringComparison.Ordinal);
+                templates.Add((brace < 0 ? template.UriTemplate : template.UriTemplate[..brace], upstream, member.Name, Renamed(template, Expose(template.Name))));
+            }
+        }
+
+        ResourceTemplates = [.. templates.Select(t => t.Template)];
+    }
+
+    /// <summary>Whether <paramref name="upstream"/> is the first to list <paramref name="uri"/>; another upstream's earlier claim is a collision.</summary>
+    private bool Claim(Dictionary<string, string> owners, string kind, string uri, string upstream)
+    {
+        if (owners.TryAdd(uri, upstream))
+        {
+            return true;
+        }
+
+        // The same upstream may list a URI twice, or reach the view through two bundles: that is no collision.
+        if (!string.Equals(owners[uri], upstream, StringComparison.Ordinal))
+        {
+            collisions.Add(new ResourceCollision(kind, uri, owners[uri], upstream));
+        }
+
+        return false;
+    }
+
     // A JSON round trip copies every field the SDK knows, including ones added in later revisions.
     private static T Renamed<T>(T item, string name)
     {
@@ -160,4 +207,33 @@ internal sealed class ProxyView
         var typeInfo = McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(T));
         return string.Join('\n', items.Select(item => JsonSerializer.Serialize(item, typeInfo)));
     }
+}
+
+/// <summary>Warns once per resource collision, however many views (agents, endpoints, rebuilds) contain it.</summary>
+internal sealed partial class ResourceCollisionLog(ILogger logger)
+{
+    // Far more than any real catalog has; past it the set starts over, so upstreams that keep inventing colliding
+    // URIs repeat warnings rather than grow memory.
+    private const int MaxRemembered = 10_000;
+    private readonly ConcurrentDictionary<ResourceCollision, byte> reported = new();
+
+    public void Report(ProxyView view)
+    {
+        foreach (var collision in view.Collisions)
+        {
+            if (reported.Count >= MaxRemembered)
+            {
+                reported.Clear();
+            }
+
+            if (reported.TryAdd(collision, 0))
+            {
+                LogCollision(collision.Winner, collision.Loser, collision.Kind, collision.Uri);
+            }
+        }
+    }
+
+    [LoggerMessage(3460, LogLevel.Warning,
+        "Upstreams {Winner} and {Loser} both list the {Kind} '{Uri}'; resource URIs are not namespaced, so the first of them in the configuration serves it")]
+    private partial void LogCollision(string winner, string loser, string kind, string uri);
 }

@@ -269,8 +269,11 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            // Logging is advisory: a refusal or a dead upstream must not fail the agent's logging/setLevel.
-            logger.SetLevelFailed(upstream.Name, UpstreamErrors.Describe(e));
+            // Logging is advisory: a refusal or a dead upstream must not fail the agent's logging/setLevel. The warning
+            // keeps it visible; the agent's own cancellation is not a failure and propagates.
+            logger.SetLevelFailed(
+                upstream.Name,
+                deadline.IsCancellationRequested ? $"no answer within {UpstreamErrors.Format(upstream.Config.Timeout)}" : UpstreamErrors.Describe(e));
         }
     }
 

@@ -2,7 +2,9 @@
 #pragma warning disable MCP9005
 
 using System.Text.Json;
+using ApprovalEngine.Gateway.Configuration;
 using ApprovalEngine.Gateway.Upstreams;
+using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
@@ -184,28 +186,69 @@ public sealed class ForwardingTests : IAsyncLifetime
     [Fact]
     public async Task SetLoggingLevel_ReachesUpstreamsWithLogging_IgnoresTheOthers()
     {
-        var root = Directory.CreateTempSubdirectory("ae-fs-").FullName;
-        try
-        {
-            // The filesystem server advertises no logging, and "down" never starts: neither may fail the request.
-            var config = Peers.Config(
-                Peers.EverythingStdio(),
-                Peers.FixtureStdio("fixture"),
-                Peers.Stdio("fs", [Peers.ServerFilesystem, root]),
-                Peers.Stdio("down", [], command: "/nonexistent/mcp-server"));
-            await pool.ApplyAsync(config);
-            var catalog = await pool.WaitForCatalogAsync(
-                c => c.Upstreams["fs"].State == UpstreamState.Ready && c.Upstreams["down"].State == UpstreamState.Failed,
-                "fs ready and down failed");
-            Assert.Null(catalog.Upstreams["fs"].Capabilities?.Logging);
+        // "quiet" advertises no logging and "down" never starts: neither may get the request, nor fail it.
+        await pool.ApplyAsync(Peers.Config(
+            Peers.EverythingStdio(), Peers.FixtureStdio("fixture"), Probe("loud", "--logging"), Probe("quiet"), Peers.Stdio("down", [], command: "/nonexistent/mcp-server")));
+        var catalog = await pool.WaitForCatalogAsync(
+            c => c.Upstreams["loud"].State == UpstreamState.Ready && c.Upstreams["quiet"].State == UpstreamState.Ready && c.Upstreams["down"].State == UpstreamState.Failed,
+            "loud and quiet ready, down failed");
+        Assert.NotNull(catalog.Upstreams["loud"].Capabilities?.Logging);
+        Assert.Null(catalog.Upstreams["quiet"].Capabilities?.Logging);
 
-            await pool.SetLoggingLevelAsync(LoggingLevel.Warning, CancellationToken.None);
+        await pool.SetLoggingLevelAsync(LoggingLevel.Warning, CancellationToken.None);
 
-            Assert.Equal("warning", (await pool.CallAsync("fixture", "logging-level")).Text());
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        var (loudCalls, loudLevels) = await ReceivedAsync(pool, "loud");
+        var (quietCalls, _) = await ReceivedAsync(pool, "quiet");
+        Assert.Equal(1, loudCalls);
+        Assert.Equal(["warning"], loudLevels);
+        Assert.Equal(0, quietCalls);
+        Assert.Equal("warning", (await pool.CallAsync("fixture", "logging-level")).Text());
+    }
+
+    [Fact]
+    public async Task SetLoggingLevel_UpstreamsConnectingLater_GetTheLevelOnlyIfTheyLog()
+    {
+        await pool.SetLoggingLevelAsync(LoggingLevel.Error, CancellationToken.None);
+
+        // Started after the agent chose a level: each new connection is told the level it missed, if it has logging.
+        await pool.ApplyAsync(Peers.Config(Peers.EverythingStdio(), Peers.FixtureStdio("fixture"), Probe("loud", "--logging"), Probe("quiet")));
+        await pool.WaitForReadyAsync("loud", "quiet");
+
+        var (loudCalls, loudLevels) = await ReceivedAsync(pool, "loud");
+        var (quietCalls, _) = await ReceivedAsync(pool, "quiet");
+        Assert.Equal(1, loudCalls);
+        Assert.Equal(["error"], loudLevels);
+        Assert.Equal(0, quietCalls);
+    }
+
+    [Fact]
+    public async Task SetLoggingLevel_UpstreamRefusesIt_LoggedNotThrown()
+    {
+        var logs = new RecordingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var logged = new UpstreamPool(TimeProvider.System, factory);
+        await logged.ApplyAsync(Peers.Config(Probe("refuser", "--logging", "--refuse-level")));
+        await logged.WaitForReadyAsync("refuser");
+
+        await logged.SetLoggingLevelAsync(LoggingLevel.Debug, CancellationToken.None);
+
+        var (calls, levels) = await ReceivedAsync(logged, "refuser");
+        Assert.Equal(1, calls);
+        Assert.Empty(levels);
+        var entry = Assert.Single(logs.Entries, e => e.Contains(" 3212: ", StringComparison.Ordinal));
+        Assert.StartsWith("Warning ", entry, StringComparison.Ordinal);
+        Assert.Contains("upstream refuser failed: the server answered with JSON-RPC error -32602", entry, StringComparison.Ordinal);
+    }
+
+    /// <summary>A probe-server.mjs upstream: counts what it receives; <c>--logging</c> makes it advertise logging.</summary>
+    private static UpstreamConfig Probe(string name, params string[] flags) =>
+        Peers.Stdio(name, [Path.Combine(Path.GetDirectoryName(Peers.Fixture)!, "probe-server.mjs"), name, .. flags]);
+
+    /// <summary>How many logging/setLevel requests the probe received, and the levels it accepted.</summary>
+    private static async Task<(int SetLevelCalls, List<string> Levels)> ReceivedAsync(UpstreamPool pool, string probe)
+    {
+        var received = JsonDocument.Parse((await pool.CallAsync(probe, "received")).Text()).RootElement;
+        var calls = received.GetProperty("methods").TryGetProperty("logging/setLevel", out var count) ? count.GetInt32() : 0;
+        return (calls, [.. received.GetProperty("levels").EnumerateArray().Select(level => level.GetString()!)]);
     }
 }
