@@ -21,7 +21,7 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
             command: node
             args: ["{{NodePeers.ServerMemory("unused").Arguments[0]}}"]
             env:
-              MEMORY_FILE_PATH: ./memory.jsonl
+              MEMORY_FILE_PATH: {{MemoryFile()}}
         agents:
           alpha:
             owner: alice@example.com
@@ -41,6 +41,9 @@ public sealed class McpHttpEndpointTests : IAsyncLifetime
             upstreams: [memory]
             agents: [beta]
         """;
+
+    /// <summary>A graph file of its own: server-memory resolves a relative path against its package folder, shared by every run.</summary>
+    private static string MemoryFile() => Path.Combine(Path.GetTempPath(), $"ae-memory-{Guid.NewGuid():N}.jsonl");
 
     public async Task InitializeAsync()
     {

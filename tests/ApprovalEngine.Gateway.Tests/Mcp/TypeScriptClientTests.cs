@@ -52,7 +52,7 @@ public sealed class ReferenceServersGateway : IAsyncLifetime
                 args: {{JsonSerializer.Serialize(memory.Arguments)}}
                 cwd: .
                 env:
-                  MEMORY_FILE_PATH: ./memory.jsonl
+                  MEMORY_FILE_PATH: {{Path.Combine(directory, "memory.jsonl")}}
               fixture:
                 type: http
                 url: {{Fixture.Url}}
