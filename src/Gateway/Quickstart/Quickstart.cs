@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using ApprovalEngine.Gateway.Agents;
 using ApprovalEngine.Gateway.Hosting;
 using ApprovalEngine.Gateway.Humans;
@@ -10,12 +11,17 @@ namespace ApprovalEngine.Gateway.Quickstart;
 /// server-memory (both from npm, through npx), one bundle, one agent and one approver whose secrets are made on first
 /// start, and a read-only policy: reads run at once, writes wait for the approver. All of
 /// it lives under <c>.data/quickstart</c> and is reused, so edits to the file and the key survive restarts.
+/// With <see cref="NodeModulesKey"/> set, the servers run from that <c>node_modules</c> folder instead of npx, so a
+/// machine without access to the npm registry (CI, an offline laptop) can run the quickstart.
 /// </summary>
 public static class QuickstartSetup
 {
     public const string Bundle = "quickstart";
     public const string AgentId = "quickstart-agent";
     public const string Approver = "approver@localhost.localdomain";
+
+    /// <summary>A <c>node_modules</c> folder holding both servers at the pinned versions; read when the configuration is written.</summary>
+    public const string NodeModulesKey = "ApprovalEngine:Quickstart:NodeModules";
 
     // Pinned so that a quickstart today behaves like the one the README describes.
     public const string FilesystemPackage = "@modelcontextprotocol/server-filesystem@2026.8.31";
@@ -24,7 +30,9 @@ public static class QuickstartSetup
     public static string DefaultDirectory { get; } = Path.Combine(".data", "quickstart");
 
     /// <summary>Creates what is missing and returns the configuration file's path.</summary>
-    public static QuickstartFiles Prepare(string directory)
+    /// <param name="nodeModules">Where the servers are installed; null runs them through npx.</param>
+    /// <exception cref="GatewayStartupException">A server is missing from <paramref name="nodeModules"/> or has another version.</exception>
+    public static QuickstartFiles Prepare(string directory, string? nodeModules = null)
     {
         var root = Path.GetFullPath(directory);
         var sandbox = Path.Combine(root, "sandbox");
@@ -40,7 +48,9 @@ public static class QuickstartSetup
         var config = Path.Combine(root, "gateway.yaml");
         if (!File.Exists(config))
         {
-            File.WriteAllText(config, Yaml(ApiKeys.Hash(key), UserTokens.Hash(approverToken)));
+            var filesystem = Launch(FilesystemPackage, nodeModules, ["."]);
+            var memory = Launch(MemoryPackage, nodeModules, []);
+            File.WriteAllText(config, Yaml(ApiKeys.Hash(key), UserTokens.Hash(approverToken), filesystem, memory));
         }
 
         return new QuickstartFiles(config, key, approverToken);
@@ -61,20 +71,63 @@ public static class QuickstartSetup
         return File.ReadAllText(path).Trim();
     }
 
-    private static string Yaml(string keyHash, string approverTokenHash) => string.Create(CultureInfo.InvariantCulture, $"""
+    /// <summary>The command and arguments (as YAML flow values) that start <paramref name="pinned"/> (name@version).</summary>
+    private static (string Command, string Args) Launch(string pinned, string? nodeModules, string[] arguments)
+    {
+        if (nodeModules is null)
+        {
+            return ("npx", JsonSerializer.Serialize((string[])["-y", pinned, .. arguments]));
+        }
+
+        var at = pinned.LastIndexOf('@');
+        var (name, version) = (pinned[..at], pinned[(at + 1)..]);
+        var folder = Path.GetFullPath(Path.Combine(nodeModules, name));
+        var manifestPath = Path.Combine(folder, "package.json");
+        if (!File.Exists(manifestPath))
+        {
+            throw new GatewayStartupException($"{NodeModulesKey}: {manifestPath} does not exist (install {pinned} there, or unset the setting to use npx).");
+        }
+
+        using var manifest = JsonDocument.Parse(File.ReadAllText(manifestPath));
+        var root = manifest.RootElement;
+        var installed = root.TryGetProperty("version", out var v) ? v.GetString() : null;
+        if (installed != version)
+        {
+            throw new GatewayStartupException($"{NodeModulesKey}: {folder} holds {name} {installed ?? "(no version)"}; the quickstart needs {version}.");
+        }
+
+        // "bin" is a path, or a map from command names to paths; the reference servers have one command.
+        var bin = root.TryGetProperty("bin", out var b) ? b : default;
+        var relative = bin.ValueKind switch
+        {
+            JsonValueKind.String => bin.GetString(),
+            JsonValueKind.Object => bin.EnumerateObject().Select(p => p.Value.GetString()).FirstOrDefault(),
+            _ => null,
+        };
+        var script = relative is null ? null : Path.GetFullPath(Path.Combine(folder, relative));
+        if (script is null || !File.Exists(script))
+        {
+            throw new GatewayStartupException($"{NodeModulesKey}: {manifestPath} names no program to run (\"bin\"), or it is missing.");
+        }
+
+        return ("node", JsonSerializer.Serialize((string[])[script, .. arguments]));
+    }
+
+    private static string Yaml(string keyHash, string approverTokenHash, (string Command, string Args) filesystem, (string Command, string Args) memory) =>
+        string.Create(CultureInfo.InvariantCulture, $"""
         # Quickstart configuration, written on first start. Edit it freely: the gateway reloads it on change.
         # Paths are relative to this file.
         upstreams:
           fs:
             type: stdio
-            command: npx
+            command: {filesystem.Command}
             # The sandbox is the working directory, so relative paths from agents land inside it.
-            args: ["-y", "{FilesystemPackage}", "."]
+            args: {filesystem.Args}
             cwd: ./sandbox
           memory:
             type: stdio
-            command: npx
-            args: ["-y", "{MemoryPackage}"]
+            command: {memory.Command}
+            args: {memory.Args}
             cwd: .
             env:
               MEMORY_FILE_PATH: ./memory.jsonl
@@ -121,7 +174,8 @@ public static class QuickstartConsole
     /// <summary>Prepares the quickstart files and tells the person at the console how to connect.</summary>
     public static string Prepare(WebApplicationBuilder builder, TextWriter console)
     {
-        var files = QuickstartSetup.Prepare(QuickstartSetup.DefaultDirectory);
+        var nodeModules = builder.Configuration[QuickstartSetup.NodeModulesKey] is { Length: > 0 } configured ? configured : null;
+        var files = QuickstartSetup.Prepare(QuickstartSetup.DefaultDirectory, nodeModules);
         var baseUrl = (builder.Configuration[WebHostDefaults.ServerUrlsKey] ?? ListenAddress.Default).Split(';')[0].TrimEnd('/');
 
         // The one place a key is shown: the quickstart's own local key, to the person who started it.

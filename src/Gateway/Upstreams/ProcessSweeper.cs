@@ -11,7 +11,10 @@ namespace ApprovalEngine.Gateway.Upstreams;
 /// marker in its environment, which descendants inherit; after a client is gone, the processes that still carry
 /// that marker are ours to kill. Matching is by that unguessable value, never by a process's name.
 /// </summary>
-/// <remarks>Linux only (it reads /proc); elsewhere it finds nothing and the SDK's tree kill is all there is.</remarks>
+/// <remarks>
+/// Linux only (it reads /proc); elsewhere it finds nothing and the SDK's tree kill is all there is. What a gateway that
+/// was killed leaves behind is swept by the next gateway to start (<see cref="OrphanedProcesses"/>).
+/// </remarks>
 internal static class ProcessSweeper
 {
     public const string MarkerVariable = "APPROVAL_ENGINE_UPSTREAM_INSTANCE";
@@ -69,11 +72,11 @@ internal static class ProcessSweeper
         return killed;
     }
 
-    private static byte[]? ReadEnvironment(int pid)
+    /// <summary>The process's initial environment with a NUL in front, so that a needle "\0NAME=" matches the first variable too; null when unreadable.</summary>
+    internal static byte[]? ReadEnvironment(int pid)
     {
         try
         {
-            // A leading NUL lets the needle match the first variable too.
             var bytes = File.ReadAllBytes($"/proc/{pid}/environ");
             var framed = new byte[bytes.Length + 1];
             bytes.CopyTo(framed, 1);

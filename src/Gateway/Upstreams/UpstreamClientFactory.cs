@@ -114,6 +114,11 @@ internal static class UpstreamClientFactory
         }
 
         environment[ProcessSweeper.MarkerVariable] = processMarker;
+        if (OrphanedProcesses.CurrentOwner is { } owner)
+        {
+            environment[OrphanedProcesses.OwnerVariable] = owner;
+        }
+
         var upstream = setup.Upstream;
         return new StdioClientTransport(
             new StdioClientTransportOptions

@@ -11,7 +11,9 @@ public static class UpstreamsServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="UpstreamPool"/> as <see cref="IUpstreams"/> and a hosted service that starts the upstreams
     /// of <see cref="GatewayConfigMonitor.Current"/>, applies every configuration the monitor reloads, and stops every
-    /// upstream (and its processes) when the host stops. Expects <see cref="GatewayConfigMonitor"/> to be registered.
+    /// upstream (and its processes) when the host stops. Before any upstream starts, it kills what stdio upstreams of
+    /// gateways that were killed left behind (<see cref="OrphanedProcesses"/>). Expects <see cref="GatewayConfigMonitor"/>
+    /// to be registered.
     /// </summary>
     public static IServiceCollection AddUpstreams(this IServiceCollection services)
     {
@@ -19,6 +21,8 @@ public static class UpstreamsServiceCollectionExtensions
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<UpstreamPool>();
         services.TryAddSingleton<IUpstreams>(provider => provider.GetRequiredService<UpstreamPool>());
+        // Hosted services start in order: the sweep finishes before the pool starts a process.
+        services.AddHostedService<OrphanSweepService>();
         services.AddHostedService<UpstreamPoolService>();
         return services;
     }
