@@ -44,7 +44,14 @@ public static partial class NodePeers
     /// seconds short of <paramref name="timeout"/>, so that it reports its own timeout as JSON before it is killed.
     /// </summary>
     /// <exception cref="TimeoutException">The client did not exit within <paramref name="timeout"/> (it was killed).</exception>
-    public static async Task<PeerRun> RunClientAsync(IEnumerable<string> arguments, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static Task<PeerRun> RunClientAsync(IEnumerable<string> arguments, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        RunScriptAsync("client.mjs", arguments, timeout, cancellationToken);
+
+    /// <summary>
+    /// Runs another one-JSON-line scenario script of <c>tests/mcp-peers</c> (such as <c>watch-list.mjs</c>) the way
+    /// <see cref="RunClientAsync(IEnumerable{string}, TimeSpan, CancellationToken)"/> runs <c>client.mjs</c>.
+    /// </summary>
+    public static async Task<PeerRun> RunScriptAsync(string script, IEnumerable<string> arguments, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var list = arguments.ToList();
         if (!list.Contains("--timeout-ms"))
@@ -53,7 +60,7 @@ public static partial class NodePeers
             list.AddRange(["--timeout-ms", ms.ToString(CultureInfo.InvariantCulture)]);
         }
 
-        var info = PeerProcess.StartInfo(Node, [ClientScript, .. list], PeersDirectory);
+        var info = PeerProcess.StartInfo(Node, [Installed(script), .. list], PeersDirectory);
         var (exitCode, stdout, stderr) = await PeerProcess.RunAsync(info, timeout, cancellationToken);
         return new PeerRun(exitCode, ParseLastJsonLine(stdout), stdout, stderr);
     }

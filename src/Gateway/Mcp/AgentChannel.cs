@@ -8,16 +8,21 @@ namespace ApprovalEngine.Gateway.Mcp;
 /// <summary>
 /// The agent's side of one proxied request. Progress and log messages go out in the order the upstream sent them,
 /// through one queue, and the request drains it before answering, so nothing arrives after the result.
-/// Elicitation and sampling requests go straight to the agent.
+/// Elicitation and sampling requests go straight to the agent, when it can be asked at all.
 /// </summary>
 internal sealed class AgentChannel(McpServer server) : IAgentChannel, IProgressSink
 {
     private readonly Lock gate = new();
     private Task last = Task.CompletedTask;
 
-    public bool SupportsElicitation => server.ClientCapabilities?.Elicitation is not null;
+    public bool SupportsElicitation => CanBeAsked && server.ClientCapabilities?.Elicitation is not null;
 
-    public bool SupportsSampling => server.ClientCapabilities?.Sampling is not null;
+    public bool SupportsSampling => CanBeAsked && server.ClientCapabilities?.Sampling is not null;
+
+    // Only a session can take a request from the server: a 2026-07-28 request (no session) must not be sent one on its
+    // stream, since that revision replaced them with multi round-trip results, and the answer would reach another
+    // per-request server anyway. The upstream is then declined, as for an agent without the capability.
+    private bool CanBeAsked => server.SessionId is not null;
 
     public async ValueTask<ElicitResult> ElicitAsync(ElicitRequestParams request, CancellationToken cancellationToken) =>
         await server.ElicitAsync(request, cancellationToken);

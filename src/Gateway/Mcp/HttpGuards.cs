@@ -59,6 +59,25 @@ internal static class HttpGuards
         return Results.Json(error, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcError)), statusCode: status).ExecuteAsync(context);
     }
 
+    /// <summary>
+    /// 2026-07-28 gives some errors an HTTP status of their own (an unknown method is 404, a header or version the
+    /// request cannot have is 400). The transport holds the headers back until its first message, so it can be set.
+    /// </summary>
+    public static ValueTask SetStatelessErrorStatusAsync(HttpContext context, JsonRpcMessage? first)
+    {
+        if (first is JsonRpcError { Error: { } error } && !context.Response.HasStarted)
+        {
+            context.Response.StatusCode = (McpErrorCode)error.Code switch
+            {
+                McpErrorCode.MethodNotFound => StatusCodes.Status404NotFound,
+                McpErrorCode.HeaderMismatch or McpErrorCode.MissingRequiredClientCapability or McpErrorCode.UnsupportedProtocolVersion => StatusCodes.Status400BadRequest,
+                _ => context.Response.StatusCode,
+            };
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
     public static Task WriteUnauthorizedAsync(HttpContext context, bool keyPresented)
     {
         context.Response.Headers.WWWAuthenticate = Bearer.Challenge(keyPresented ? "The API key is not valid." : null);

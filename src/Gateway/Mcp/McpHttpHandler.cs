@@ -69,7 +69,7 @@ internal sealed partial class McpHttpHandler(
         {
             await HttpGuards.WriteErrorAsync(context, StatusCodes.Status400BadRequest, McpErrorCode.UnsupportedProtocolVersion,
                 $"Bad Request: MCP-Protocol-Version '{version}' is not supported; supported: {string.Join(", ", ProtocolVersions.Supported)}.",
-                requestId);
+                requestId, ProtocolVersions.Unsupported(version));
             return;
         }
 
@@ -194,6 +194,14 @@ internal sealed partial class McpHttpHandler(
     {
         if (await AdmitAsync(context, bundle) is not { } scope)
         {
+            return;
+        }
+
+        if (ProtocolVersions.IsStateless(context.Request.Headers[ProtocolVersionHeader].ToString()))
+        {
+            context.Response.Headers.Allow = HttpMethods.Post;
+            await HttpGuards.WriteErrorAsync(context, StatusCodes.Status405MethodNotAllowed, McpErrorCode.InvalidRequest,
+                "Method Not Allowed: protocol version 2026-07-28 has no sessions to end; use POST.");
             return;
         }
 
@@ -377,7 +385,7 @@ internal sealed partial class McpHttpHandler(
         var run = server.RunAsync(stop.Token);
         try
         {
-            await RespondAsync(context, transport, message);
+            await RespondAsync(context, transport, message, HttpGuards.SetStatelessErrorStatusAsync);
         }
         finally
         {
@@ -394,10 +402,14 @@ internal sealed partial class McpHttpHandler(
         }
     }
 
-    private static async Task RespondAsync(HttpContext context, StreamableHttpServerTransport transport, JsonRpcMessage message)
+    private static async Task RespondAsync(
+        HttpContext context, StreamableHttpServerTransport transport, JsonRpcMessage message, Func<HttpContext, JsonRpcMessage?, ValueTask>? onResponseStarting = null)
     {
         StartEventStream(context);
-        if (!await transport.HandlePostRequestAsync(message, context.Response.Body, context.RequestAborted))
+        var written = onResponseStarting is null
+            ? await transport.HandlePostRequestAsync(message, context.Response.Body, context.RequestAborted)
+            : await transport.HandlePostRequestAsync(message, context.Response.Body, first => onResponseStarting(context, first), context.RequestAborted);
+        if (!written)
         {
             // A notification or response from the agent: nothing to stream back.
             context.Response.Headers.ContentType = (string?)null;

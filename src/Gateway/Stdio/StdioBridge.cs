@@ -44,11 +44,12 @@ public static class StdioBridge
 
         // Either side ending (the client closes stdin, or the gateway drops the session) ends the bridge.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var up = PumpAsync(local.MessageReader, remote, stop.Token);
+        var requests = new RequestsInFlight(local, remote, error);
+        var up = PumpUpAsync(local.MessageReader, remote, requests, stop.Token);
         var down = PumpAsync(remote.MessageReader, local, stop.Token);
         await Task.WhenAny(up, down);
         await stop.CancelAsync();
-        await Task.WhenAll(Ended(up), Ended(down));
+        await Task.WhenAll(Ended(up), Ended(down), requests.EndedAsync());
         return 0;
     }
 
@@ -70,6 +71,30 @@ public static class StdioBridge
 
         error.WriteLine("Usage: approval-engine stdio --url http://127.0.0.1:8080/mcp/<bundle>   (agent key in $" + KeyVariable + ")");
         return null;
+    }
+
+    /// <summary>
+    /// Client to gateway. Over HTTP a request is sent by a POST that lasts until its answer, so requests go out side by
+    /// side: sent one after another, the client's answer to an elicitation, its cancellation or its next call would
+    /// wait behind the very call they concern. Everything else (initialize, whose answer carries the session every
+    /// later message needs; notifications; the client's answers) goes out in order, each waiting for the previous.
+    /// </summary>
+    private static async Task PumpUpAsync(ChannelReader<JsonRpcMessage> from, ITransport to, RequestsInFlight requests, CancellationToken cancellationToken)
+    {
+        await foreach (var message in from.ReadAllAsync(cancellationToken))
+        {
+            if (message is JsonRpcRequest request && request.Method != RequestMethods.Initialize)
+            {
+                requests.Start(request, cancellationToken);
+                continue;
+            }
+
+            await to.SendMessageAsync(message, cancellationToken);
+            if (message is JsonRpcNotification { Method: NotificationMethods.CancelledNotification } cancelled)
+            {
+                requests.Abandon(cancelled);
+            }
+        }
     }
 
     private static async Task PumpAsync(ChannelReader<JsonRpcMessage> from, ITransport to, CancellationToken cancellationToken)
