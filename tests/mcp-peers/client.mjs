@@ -195,7 +195,7 @@ const SCENARIOS = {
         run: async ({ client, args, options, incoming }) => {
             const progress = [];
             const result = await client.callTool(args.call, CallToolResultSchema, { ...options(), onprogress: p => progress.push(p) });
-            const report = { result, progress, progressTokens: progressTokens(incoming) };
+            const report = { result, progress, progressTokens: progressTokens(incoming), wire: progressWire(incoming) };
             if (progress.length === 0) {
                 throw new ScenarioFailure('the call completed without any progress notification', report);
             }
@@ -378,6 +378,19 @@ const SCENARIOS = {
         },
     },
 };
+
+/**
+ * The progress values and the call's result in the order they arrived ('result' marks the result). The SDK's onprogress
+ * can miss an update that arrives in the same read as the result (over stdio): it runs notification handlers a
+ * microtask later, after the response has already removed the call's progress handler. The wire order is what the
+ * server controls.
+ */
+function progressWire(incoming) {
+    const last = incoming.findLastIndex(m => m.id !== undefined && 'result' in m);
+    return incoming
+        .map((m, i) => (m.method === 'notifications/progress' ? m.params.progress : i === last ? 'result' : undefined))
+        .filter(entry => entry !== undefined);
+}
 
 function progressTokens(incoming) {
     return [...new Set(incoming.filter(m => m.method === 'notifications/progress').map(m => m.params?.progressToken))];
