@@ -8,49 +8,6 @@ using ApprovalEngine.Testing;
 
 namespace ApprovalEngine.Gateway.Tests.Peers;
 
-/// <summary>A gateway in front of the fixture server (HTTP), for agents that speak the stateless 2026-07-28 revision.</summary>
-public sealed class StatelessGateway : IAsyncLifetime
-{
-    public McpGateway Gateway { get; private set; } = null!;
-
-    public FixtureServer Fixture { get; private set; } = null!;
-
-    public string Url => Gateway.Url("all");
-
-    public string Key => Gateway.KeyOf("agent");
-
-    public async Task InitializeAsync()
-    {
-        Fixture = await NodePeers.StartFixtureServerAsync();
-        Gateway = await McpGateway.StartAsync($$"""
-            upstreams:
-              fixture:
-                type: http
-                url: {{Fixture.Url}}
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              all:
-                upstreams: [fixture]
-                agents: [agent]
-            """);
-        var upstreams = Gateway.Get<Gateway.Upstreams.IUpstreams>();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!(upstreams.Catalog.Upstreams.TryGetValue("fixture", out var entry) && entry.Tools.Count > 0))
-        {
-            await Task.Delay(50, deadline.Token);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Gateway.DisposeAsync();
-        await Fixture.DisposeAsync();
-    }
-}
-
 /// <summary>
 /// The 2026-07-28 revision over raw HTTP (the TypeScript SDK 1.x cannot speak it): one POST per request, answered on
 /// its own event stream, no sessions. Progress rides that stream before the result; closing it cancels the call up to
@@ -58,7 +15,7 @@ public sealed class StatelessGateway : IAsyncLifetime
 /// the gateway does not offer for an upstream's requests, so it declines an upstream's elicitation on the agent's
 /// behalf); bad input gets the statuses and codes the revision prescribes.
 /// </summary>
-public sealed class StatelessRevisionTests(StatelessGateway peers) : IClassFixture<StatelessGateway>
+public sealed class StatelessRevisionTests(FixtureGateway peers) : IClassFixture<FixtureGateway>
 {
     private const string Version = "2026-07-28";
     private static readonly TimeSpan StreamTimeout = TimeSpan.FromSeconds(30);

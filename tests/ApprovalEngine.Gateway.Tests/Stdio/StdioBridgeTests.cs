@@ -2,53 +2,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalEngine.Gateway.Stdio;
 using ApprovalEngine.Gateway.Tests.Mcp;
+using ApprovalEngine.Gateway.Tests.Peers;
 using ApprovalEngine.Testing;
 
 namespace ApprovalEngine.Gateway.Tests.Stdio;
 
 /// <summary>A gateway in front of the fixture server, for clients that reach it through the stdio entry.</summary>
-public sealed class BridgedGateway : IAsyncLifetime
+public sealed class BridgedGateway : FixtureGateway
 {
-    public const int MaxRequestBodyBytes = 65_536;
-
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(60);
-
-    public McpGateway Gateway { get; private set; } = null!;
-
-    public FixtureServer Fixture { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Fixture = await NodePeers.StartFixtureServerAsync();
-        Gateway = await McpGateway.StartAsync($$"""
-            server:
-              maxRequestBodyBytes: {{MaxRequestBodyBytes}}
-            upstreams:
-              fixture:
-                type: http
-                url: {{Fixture.Url}}
-            agents:
-              agent:
-                owner: owner@example.com
-                keys: ["{key:agent}"]
-            bundles:
-              all:
-                upstreams: [fixture]
-                agents: [agent]
-            """);
-        var upstreams = Gateway.Get<Gateway.Upstreams.IUpstreams>();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!(upstreams.Catalog.Upstreams.TryGetValue("fixture", out var entry) && entry.Tools.Count > 0))
-        {
-            await Task.Delay(50, deadline.Token);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Gateway.DisposeAsync();
-        await Fixture.DisposeAsync();
-    }
 
     /// <summary>
     /// Runs client.mjs with the TypeScript SDK's StdioClientTransport launching the gateway's stdio entry as its child
@@ -60,8 +22,8 @@ public sealed class BridgedGateway : IAsyncLifetime
         string[] bridge =
         [
             "--stdio-command", "dotnet",
-            "--stdio-args", JsonSerializer.Serialize(new[] { gatewayDll, StdioBridge.Command, "--url", Gateway.Url("all") }),
-            "--stdio-env", JsonSerializer.Serialize(new Dictionary<string, string> { [StdioBridge.KeyVariable] = Gateway.KeyOf("agent") }),
+            "--stdio-args", JsonSerializer.Serialize(new[] { gatewayDll, StdioBridge.Command, "--url", Url }),
+            "--stdio-env", JsonSerializer.Serialize(new Dictionary<string, string> { [StdioBridge.KeyVariable] = Key }),
         ];
         return NodePeers.RunClientAsync([.. arguments, .. bridge], RunTimeout);
     }
@@ -130,7 +92,7 @@ public sealed class StdioBridgeTests(BridgedGateway peers) : IClassFixture<Bridg
     [Fact]
     public async Task Call_GatewayRefusesTheRequest_ClientGetsAnErrorAnswerForIt()
     {
-        var tooLarge = new string('x', BridgedGateway.MaxRequestBodyBytes + 1);
+        var tooLarge = new string('x', FixtureGateway.MaxRequestBodyBytes + 1);
 
         var run = await peers.RunAsync("--scenario", "call", "--tool", "fixture__slow", "--args", JsonSerializer.Serialize(new { padding = tooLarge }));
 
