@@ -84,13 +84,19 @@ public sealed class ReferenceServersGateway : IAsyncLifetime
         NodePeers.RunClientAsync(TimeSpan.FromSeconds(60), ["--url", Url, "--key", Key, .. arguments]);
 
     /// <summary>Upstreams connect in the background; wait until each has listed its tools through the gateway.</summary>
-    private async Task WaitForToolsAsync(params string[] names)
+    private Task WaitForToolsAsync(params string[] names) => TypeScriptClientTests.WaitUntilListedAsync(RunAsync, names);
+}
+
+public sealed class TypeScriptClientTests(ReferenceServersGateway peers) : IClassFixture<ReferenceServersGateway>
+{
+    /// <summary>Lists tools with the TypeScript client (<paramref name="run"/>) until all of <paramref name="names"/> are there (bounded).</summary>
+    internal static async Task WaitUntilListedAsync(Func<string[], Task<PeerRun>> run, params string[] names)
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         while (true)
         {
-            var run = await RunAsync("--scenario", "list");
-            var listed = run.Ok ? TypeScriptClientTests.ToolNames(TypeScriptClientTests.Report(run)) : [];
+            var listing = await run(["--scenario", "list"]);
+            var listed = listing.Ok ? ToolNames(Report(listing)) : [];
             if (names.All(listed.Contains))
             {
                 return;
@@ -98,16 +104,13 @@ public sealed class ReferenceServersGateway : IAsyncLifetime
 
             if (deadline.IsCancellationRequested)
             {
-                throw new TimeoutException($"The gateway did not list {string.Join(", ", names.Except(listed))} within 60 s: {run.Stdout} {run.Stderr}");
+                throw new TimeoutException($"The gateway did not list {string.Join(", ", names.Except(listed))} within 60 s: {listing.Stdout} {listing.Stderr}");
             }
 
             await Task.Delay(250);
         }
     }
-}
 
-public sealed class TypeScriptClientTests(ReferenceServersGateway peers) : IClassFixture<ReferenceServersGateway>
-{
     public static JsonNode Report(PeerRun run) => JsonNode.Parse(run.RequireJson().GetRawText())!;
 
     /// <summary>The client's report of a scenario that must succeed; fails the test with the client's output otherwise.</summary>

@@ -89,26 +89,7 @@ public sealed class RecordedUpstreamsGateway : IAsyncLifetime
         return records;
     }
 
-    private async Task WaitForToolsAsync(params string[] names)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            var run = await RunAsync("--scenario", "list");
-            var listed = run.Ok ? TypeScriptClientTests.ToolNames(TypeScriptClientTests.Report(run)) : [];
-            if (names.All(listed.Contains))
-            {
-                return;
-            }
-
-            if (deadline.IsCancellationRequested)
-            {
-                throw new TimeoutException($"The gateway did not list {string.Join(", ", names.Except(listed))} within 60 s: {run}");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+    private Task WaitForToolsAsync(params string[] names) => TypeScriptClientTests.WaitUntilListedAsync(RunAsync, names);
 }
 
 /// <summary>
