@@ -1,7 +1,7 @@
 using ApprovalEngine.Gateway.Approvals;
 using ApprovalEngine.Gateway.AuditApi;
 using ApprovalEngine.Gateway.Configuration;
-using ApprovalEngine.Gateway.Console;
+using ApprovalEngine.Gateway.WebConsole;
 using ApprovalEngine.Gateway.Database;
 using ApprovalEngine.Gateway.Health;
 using ApprovalEngine.Gateway.Hosting;

@@ -6,7 +6,7 @@ using Microsoft.Playwright;
 using ModelContextProtocol.Client;
 using Xunit.Abstractions;
 
-namespace ApprovalEngine.Gateway.Tests.Console;
+namespace ApprovalEngine.Gateway.Tests.WebConsole;
 
 /// <summary>
 /// A real gateway in front of the real server-filesystem, whose writes need an approval from the ops group, with

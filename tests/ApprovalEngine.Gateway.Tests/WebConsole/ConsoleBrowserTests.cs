@@ -10,7 +10,7 @@ using ModelContextProtocol.Protocol;
 using Xunit.Abstractions;
 using static Microsoft.Playwright.Assertions;
 
-namespace ApprovalEngine.Gateway.Tests.Console;
+namespace ApprovalEngine.Gateway.Tests.WebConsole;
 
 /// <summary>
 /// The console in Chromium against the real gateway: a real agent's gated call to the real filesystem server,

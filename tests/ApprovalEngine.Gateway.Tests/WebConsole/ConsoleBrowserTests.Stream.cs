@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
-namespace ApprovalEngine.Gateway.Tests.Console;
+namespace ApprovalEngine.Gateway.Tests.WebConsole;
 
 /// <summary>The inbox's live stream: parsing whatever way the bytes arrive, reconnecting, and a token that stops working.</summary>
 public sealed partial class ConsoleBrowserTests

@@ -1,6 +1,6 @@
 using Microsoft.Playwright;
 
-namespace ApprovalEngine.Gateway.Tests.Console;
+namespace ApprovalEngine.Gateway.Tests.WebConsole;
 
 /// <summary>
 /// Debian's Chromium, driven by Playwright's bundled driver (the NuGet package carries its Node and its JS package,

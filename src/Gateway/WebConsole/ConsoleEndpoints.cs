@@ -1,6 +1,6 @@
 using Microsoft.Net.Http.Headers;
 
-namespace ApprovalEngine.Gateway.Console;
+namespace ApprovalEngine.Gateway.WebConsole;
 
 /// <summary>
 /// The web console at <c>/console/</c>: static files from the assembly, anonymous (the page asks for the person's API

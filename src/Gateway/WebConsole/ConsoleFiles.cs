@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 using System.Reflection;
 using System.Security.Cryptography;
 
-namespace ApprovalEngine.Gateway.Console;
+namespace ApprovalEngine.Gateway.WebConsole;
 
 /// <summary>One file of the web console: its bytes, content type and strong entity tag.</summary>
 public sealed record ConsoleFile(string Path, ReadOnlyMemory<byte> Content, string ContentType, string ETag);

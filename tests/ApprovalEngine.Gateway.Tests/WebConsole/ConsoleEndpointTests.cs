@@ -1,11 +1,11 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
-using ApprovalEngine.Gateway.Console;
+using ApprovalEngine.Gateway.WebConsole;
 using ApprovalEngine.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
 
-namespace ApprovalEngine.Gateway.Tests.Console;
+namespace ApprovalEngine.Gateway.Tests.WebConsole;
 
 /// <summary>The real gateway host, in memory, serving the console (no API calls: the page's files only).</summary>
 public sealed class ConsoleHost : IAsyncLifetime
@@ -216,7 +216,7 @@ public sealed partial class ConsoleEndpointTests(ConsoleHost host) : IClassFixtu
     [Fact]
     public void ConsoleFiles_EveryFileOfTheSourceFolder_IsEmbeddedUnchanged()
     {
-        var folder = Path.Combine(RepositoryRoot(), "src", "Gateway", "Console", "assets");
+        var folder = Path.Combine(RepositoryRoot(), "src", "Gateway", "WebConsole", "assets");
         var onDisk = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
             .ToDictionary(f => Path.GetRelativePath(folder, f).Replace('\\', '/'), File.ReadAllBytes, StringComparer.Ordinal);
 
