@@ -154,6 +154,7 @@ internal sealed partial class GatedCalls(
             AllowEditedArguments = spec.AllowEdits,
             ToolIdempotent = decision.ToolIdempotent,
             TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
+            Notify = HasCards(snapshot.Config, [.. spec.Approvers, .. spec.Escalation?.Approvers ?? []]),
         };
 
         // One workflow per distinct call: a retry with the same arguments joins it instead of asking again.
@@ -181,6 +182,10 @@ internal sealed partial class GatedCalls(
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = approvalId });
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
+
+    /// <summary>Whether any of <paramref name="groups"/> gets cards on Slack or Teams (else the workflow sends none).</summary>
+    private static bool HasCards(GatewayConfig config, IEnumerable<string> groups) =>
+        groups.Any(g => config.Approvers.GetValueOrDefault(g) is { } group && (group.Slack is not null || group.Teams is not null));
 
     private static ApproverStage Stage(GatewayConfig config, IReadOnlyList<string> groups, TimeSpan timeout) => new()
     {

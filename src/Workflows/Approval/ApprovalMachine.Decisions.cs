@@ -73,7 +73,7 @@ public static partial class ApprovalMachine
 
         if (votes.Count < request.Quorum)
         {
-            return Transition.Accept(next, [voteEvent], [NotifyTask(next, now)]);
+            return Transition.Accept(next, [voteEvent], [.. NotifyTasks(next, now)]);
         }
 
         next = next with
@@ -95,7 +95,7 @@ public static partial class ApprovalMachine
             [
                 new CancelTasks(TaskKinds.Deadline),
                 new ScheduleTask(TaskKinds.Execute, now, "execute", AtMostOnce: !request.ToolIdempotent),
-                NotifyTask(next, now),
+                .. NotifyTasks(next, now),
             ]);
     }
 
@@ -126,7 +126,7 @@ public static partial class ApprovalMachine
             ["group"] = state.CurrentStage.Group,
             ["reason"] = input.Reason,
         };
-        return Transition.Accept(next, [new HistoryEvent("denied", body, approver)], [new CancelTasks(TaskKinds.Deadline), NotifyTask(next, now)]);
+        return Transition.Accept(next, [new HistoryEvent("denied", body, approver)], [new CancelTasks(TaskKinds.Deadline), .. NotifyTasks(next, now)]);
     }
 
     private static Transition ApplyCancel(ApprovalState state, Cancel input, DateTimeOffset now)
@@ -150,7 +150,7 @@ public static partial class ApprovalMachine
             Reason = input.Reason,
         };
         var body = new JsonObject { ["actor"] = actor, ["reason"] = input.Reason };
-        return Transition.Accept(next, [new HistoryEvent("cancelled", body, actor)], [new CancelTasks(TaskKinds.Deadline), NotifyTask(next, now)]);
+        return Transition.Accept(next, [new HistoryEvent("cancelled", body, actor)], [new CancelTasks(TaskKinds.Deadline), .. NotifyTasks(next, now)]);
     }
 
     private static Transition ApplyDeadline(ApprovalState state, DeadlineReached input, DateTimeOffset now)
@@ -194,7 +194,7 @@ public static partial class ApprovalMachine
                 ["deadlineAt"] = next.DeadlineAt,
                 ["discardedVotes"] = state.Votes.Count,
             };
-            return Transition.Accept(next, [new HistoryEvent("escalated", body, SystemActor)], [DeadlineTask(next), NotifyTask(next, now)]);
+            return Transition.Accept(next, [new HistoryEvent("escalated", body, SystemActor)], [DeadlineTask(next), .. NotifyTasks(next, now)]);
         }
 
         var expired = state with
@@ -212,7 +212,7 @@ public static partial class ApprovalMachine
             ["votes"] = state.Votes.Count,
             ["quorum"] = request.Quorum,
         };
-        return Transition.Accept(expired, [new HistoryEvent("expired", expiredBody, SystemActor)], [NotifyTask(expired, now)]);
+        return Transition.Accept(expired, [new HistoryEvent("expired", expiredBody, SystemActor)], [.. NotifyTasks(expired, now)]);
     }
 
     /// <summary>The checks every decision shares: the first final decision wins, and the deadline is the database clock's.</summary>

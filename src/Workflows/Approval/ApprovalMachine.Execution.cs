@@ -77,7 +77,7 @@ public static partial class ApprovalMachine
     }
 
     private static Transition Accepted(ApprovalState next, string eventType, JsonObject body, DateTimeOffset now) =>
-        Transition.Accept(next, [new HistoryEvent(eventType, body, SystemActor)], [NotifyTask(next, now)]);
+        Transition.Accept(next, [new HistoryEvent(eventType, body, SystemActor)], [.. NotifyTasks(next, now)]);
 
     private static Transition IllegalExecution(ApprovalState state, ApprovalInput input, string rule) =>
         Transition.Reject(state, RejectionCode.IllegalTransition,

@@ -57,7 +57,7 @@ public static partial class ApprovalMachine
         return Transition.Accept(
             state,
             [new HistoryEvent("requested", body, request.AgentId)],
-            [DeadlineTask(state), NotifyTask(state, now)]);
+            [DeadlineTask(state), .. NotifyTasks(state, now)]);
     }
 
     /// <summary>Applies one input. Rejected and ignored transitions return <paramref name="state"/> unchanged.</summary>
@@ -187,10 +187,13 @@ public static partial class ApprovalMachine
     /// The key names the state the cards must show, so a redelivered transition does not notify twice
     /// while each real change (including every vote) does.
     /// </summary>
-    private static ScheduleTask NotifyTask(ApprovalState state, DateTimeOffset now) =>
-        new(TaskKinds.Notify, now,
-            string.Create(CultureInfo.InvariantCulture, $"notify:{StatusName(state.Status)}:{state.Stage}:{state.Votes.Count}"),
-            AtMostOnce: false);
+    /// <remarks>None when no stage's approvers get cards (<see cref="ApprovalRequest.Notify"/>).</remarks>
+    private static IEnumerable<TaskCommand> NotifyTasks(ApprovalState state, DateTimeOffset now) =>
+        state.Request.Notify
+            ? [new ScheduleTask(TaskKinds.Notify, now,
+                string.Create(CultureInfo.InvariantCulture, $"notify:{StatusName(state.Status)}:{state.Stage}:{state.Votes.Count}"),
+                AtMostOnce: false)]
+            : [];
 
     private static JsonArray ToJsonArray(IEnumerable<string> values) =>
         new([.. values.Select(v => (JsonNode?)JsonValue.Create(v))]);

@@ -63,6 +63,12 @@ public sealed record ApprovalRequest
 
     /// <summary>The W3C <c>traceparent</c> of the call that asked, so the workflow's tasks join its trace on any node.</summary>
     public string? TraceParent { get; init; }
+
+    /// <summary>
+    /// Whether any stage's approvers get cards on a channel (Slack, Teams). When none do, the workflow schedules no
+    /// <c>notify</c> tasks: each would cost transactions and find nothing to send. Absent in older requests: true.
+    /// </summary>
+    public bool Notify { get; init; } = true;
 }
 
 public sealed record ApprovalVote

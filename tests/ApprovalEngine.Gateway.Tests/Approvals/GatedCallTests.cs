@@ -13,6 +13,7 @@ using ApprovalEngine.Workflows.Runtime;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using Npgsql;
 
 namespace ApprovalEngine.Gateway.Tests.Approvals;
 
@@ -43,6 +44,13 @@ public sealed class GatedCallTests(GatedGateway peers) : IClassFixture<GatedGate
         Assert.Equal((ToolCallDecision.Approve, "default", ToolCallOutcome.Ok, pending.Id), (audit.Decision, audit.Rule, audit.Outcome, audit.ApprovalId));
         Assert.Equal("owner@example.com", pending.Request.AgentOwner);
         Assert.Equal(["ops@example.com"], pending.Request.Approvers.Approvers);
+
+        // The ops group gets no Slack or Teams cards: the workflow scheduled no notify task at any step (the Slack
+        // tests show the tasks where a group has a channel).
+        Assert.False(pending.Request.Notify);
+        await using var notifyTasks = peers.Gateway.Get<NpgsqlDataSource>().CreateCommand("SELECT count(*) FROM wf_task WHERE wf_id = $1 AND kind = 'notify'");
+        notifyTasks.Parameters.Add(new NpgsqlParameter { Value = pending.Id });
+        Assert.Equal(0L, (long)(await notifyTasks.ExecuteScalarAsync(timeout.Token))!);
     }
 
     [Fact]
