@@ -20,32 +20,7 @@ public static class GatedBenchmark
     public static async Task<int> RunAsync(GatedSettings settings, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        var work = Directory.CreateTempSubdirectory("ae-bench-gated-");
-        var keep = false;
-        try
-        {
-            var exitCode = await RunAsync(settings, work.FullName, started, ct);
-            keep = exitCode != 0;
-            return exitCode;
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            // A server that did not start: its message already carries the end of its log.
-            await Console.Error.WriteLineAsync($"\nThe gated benchmark failed: {e.Message}");
-            keep = true;
-            return 1;
-        }
-        finally
-        {
-            if (keep)
-            {
-                await Console.Error.WriteLineAsync($"The servers' logs and configuration are kept in {work.FullName}.");
-            }
-            else
-            {
-                work.Delete(recursive: true);
-            }
-        }
+        return await BenchWorkDirectory.RunAsync("gated", work => RunAsync(settings, work, started, ct), exitCode => exitCode != 0, ct);
     }
 
     private static async Task<int> RunAsync(GatedSettings settings, string work, long started, CancellationToken ct)

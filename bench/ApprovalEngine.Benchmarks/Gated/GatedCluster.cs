@@ -39,7 +39,7 @@ public sealed class GatedCluster : IAsyncDisposable
         var upstream = await Upstream.StartAsync(UpstreamKind.Dotnet, work, ct);
         var key = ApiKeys.Generate();
         var token = UserTokens.Generate();
-        var config = Config(GatewayProcess.ToolName(upstream.Tool), UserTokens.Hash(token));
+        var config = Config(GatewayProcess.ToolName(upstream.Tool), UserTokens.Hash(token), "approver, admin");
         GatewayProcess? a = null;
         try
         {
@@ -73,13 +73,18 @@ public sealed class GatedCluster : IAsyncDisposable
         await Upstream.DisposeAsync();
     }
 
-    private static string Config(string tool, string tokenHash) => $$"""
+    /// <summary>
+    /// The policy both gated benchmarks run with: calls of <paramref name="tool"/> whose text starts with
+    /// <see cref="GatedPrefix"/> wait for one approval by <see cref="Approver"/> (who has <paramref name="roles"/>), the rest
+    /// are allowed.
+    /// </summary>
+    internal static string Config(string tool, string tokenHash, string roles) => $$"""
         approvers:
           ops:
             members: [{{Approver}}]
         users:
           {{Approver}}:
-            roles: [approver, admin]
+            roles: [{{roles}}]
             tokens: ["{{tokenHash}}"]
         policy:
           default: allow

@@ -18,32 +18,9 @@ public static class GatewayBenchmark
     {
         var started = Stopwatch.GetTimestamp();
         var loadBefore = LoadAverage();
-        var work = Directory.CreateTempSubdirectory("ae-bench-gateway-");
-        var keep = false;
-        try
-        {
-            var exitCode = await RunAsync(settings, work.FullName, loadBefore, started, ct);
-            keep = exitCode == 1;
-            return exitCode;
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            // A server that did not start: its message already carries the end of its log.
-            await Console.Error.WriteLineAsync($"\nThe gateway benchmark failed: {e.Message}");
-            keep = true;
-            return 1;
-        }
-        finally
-        {
-            if (keep)
-            {
-                await Console.Error.WriteLineAsync($"The servers' logs and configuration are kept in {work.FullName}.");
-            }
-            else
-            {
-                work.Delete(recursive: true);
-            }
-        }
+
+        // Exit 3 (the audit did not match) is a finding of a run that worked, not a failure to keep logs of.
+        return await BenchWorkDirectory.RunAsync("gateway", work => RunAsync(settings, work, loadBefore, started, ct), exitCode => exitCode == 1, ct);
     }
 
     private static async Task<int> RunAsync(GatewaySettings settings, string work, string loadBefore, long started, CancellationToken ct)

@@ -23,32 +23,7 @@ public static class LoadBenchmark
     public static async Task<int> RunAsync(LoadSettings settings, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        var work = Directory.CreateTempSubdirectory("ae-bench-load-");
-        var keep = false;
-        try
-        {
-            var exitCode = await RunAsync(settings, work.FullName, started, ct);
-            keep = exitCode != 0;
-            return exitCode;
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            // A server that did not start: its message already carries the end of its log.
-            await Console.Error.WriteLineAsync($"\nThe load benchmark failed: {e.Message}");
-            keep = true;
-            return 1;
-        }
-        finally
-        {
-            if (keep)
-            {
-                await Console.Error.WriteLineAsync($"The servers' logs and configuration are kept in {work.FullName}.");
-            }
-            else
-            {
-                work.Delete(recursive: true);
-            }
-        }
+        return await BenchWorkDirectory.RunAsync("load", work => RunAsync(settings, work, started, ct), exitCode => exitCode != 0, ct);
     }
 
     private static async Task<int> RunAsync(LoadSettings settings, string work, long started, CancellationToken ct)
@@ -64,7 +39,7 @@ public static class LoadBenchmark
         var token = UserTokens.Generate();
         var tool = GatewayProcess.ToolName(upstream.Tool);
         await using var gateway = await GatewayProcess.StartAsync(
-            upstream.Endpoint, gatewayDatabase, settings.GatewayEnvironment, work, "gateway", ApiKeys.Generate(), Config(tool, UserTokens.Hash(token)), ct);
+            upstream.Endpoint, gatewayDatabase, settings.GatewayEnvironment, work, "gateway", ApiKeys.Generate(), GatedCluster.Config(tool, UserTokens.Hash(token), "approver"), ct);
         Console.WriteLine($"Upstream: {upstream.Description}; pid {upstream.Process.Pid}, {upstream.Endpoint}");
         Console.WriteLine($"Gateway: pid {gateway.Process.Pid}, {gateway.Endpoint}; calls of {tool} whose text starts with \"{MixedLoad.GatedPrefix}\" need one approval");
         try
@@ -182,26 +157,4 @@ public static class LoadBenchmark
         await using var command = new NpgsqlCommand(sql, connection);
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
-
-    private static string Config(string tool, string tokenHash) => $$"""
-        approvers:
-          ops:
-            members: [{{Approver}}]
-        users:
-          {{Approver}}:
-            roles: [approver]
-            tokens: ["{{tokenHash}}"]
-        policy:
-          default: allow
-          approvers: [ops]
-          rules:
-            - name: gate
-              action: approve
-              match:
-                tools: ["{{tool}}"]
-                arguments:
-                  - {path: $.text, glob: "{{MixedLoad.GatedPrefix}}*"}
-              approval: {hold: 10m, timeout: 1h}
-
-        """;
 }

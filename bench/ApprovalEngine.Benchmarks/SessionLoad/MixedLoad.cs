@@ -31,7 +31,7 @@ public sealed record MixFigures(
 /// </summary>
 public static class MixedLoad
 {
-    public const string GatedPrefix = "gated-";
+    public const string GatedPrefix = Gated.GatedCluster.GatedPrefix;
 
     /// <param name="windowStarts">Called when the measured window starts (after the warm-up), e.g. to read CPU times.</param>
     /// <param name="windowEnds">Called when it ends, while the calls in flight are still running.</param>
