@@ -227,23 +227,27 @@ internal sealed class ManagedUpstream : IAsyncDisposable
     }
 
     /// <summary>A new session starts at the server's default level; give it the level agents asked for last.</summary>
-    private async Task ApplyLoggingLevelAsync(McpClient client, CancellationToken cancellationToken)
-    {
-        if (loggingLevel() is not { } level || client.ServerCapabilities.Logging is null)
-        {
-            return;
-        }
+    private Task ApplyLoggingLevelAsync(McpClient client, CancellationToken cancellationToken) =>
+        loggingLevel() is { } level && client.ServerCapabilities.Logging is not null
+            ? SetLoggingLevelAsync(client, level, cancellationToken)
+            : Task.CompletedTask;
 
+    /// <summary>
+    /// Sends <c>logging/setLevel</c>, bounded by the upstream's timeout. Logging is advisory: a refusal, no answer or a
+    /// dead connection is logged as a warning and does not fail the connection or the agent's request; only
+    /// <paramref name="cancellationToken"/> (the agent's or the connection's own) propagates.
+    /// </summary>
+    public async Task SetLoggingLevelAsync(McpClient client, LoggingLevel level, CancellationToken cancellationToken)
+    {
         using var deadline = new CancellationTokenSource(Config.Timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
             await client.SetLoggingLevelAsync(level, options: null, linked.Token);
         }
-        catch (McpProtocolException e)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            // The server refused the level; that does not make it unusable.
-            logger.SetLevelFailed(Name, UpstreamErrors.Describe(e));
+            logger.SetLevelFailed(Name, deadline.IsCancellationRequested ? $"no answer within {UpstreamErrors.Format(Config.Timeout)}" : UpstreamErrors.Describe(e));
         }
     }
 

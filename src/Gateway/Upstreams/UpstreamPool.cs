@@ -164,7 +164,7 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
             {
                 if (connection.Status is { State: UpstreamState.Ready, Client: { ServerCapabilities.Logging: not null } client })
                 {
-                    sends.Add(SetLevelAsync(upstream, client, level, cancellationToken));
+                    sends.Add(upstream.SetLoggingLevelAsync(client, level, cancellationToken));
                 }
             }
         }
@@ -256,24 +256,6 @@ public sealed class UpstreamPool : IUpstreams, IAsyncDisposable
         {
             // A consumer's bug must not stop upstreams from connecting or reporting.
             logger.CatalogHandlerFailed(e);
-        }
-    }
-
-    private async Task SetLevelAsync(ManagedUpstream upstream, McpClient client, LoggingLevel level, CancellationToken cancellationToken)
-    {
-        using var deadline = new CancellationTokenSource(upstream.Config.Timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        try
-        {
-            await client.SetLoggingLevelAsync(level, options: null, linked.Token);
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Logging is advisory: a refusal or a dead upstream must not fail the agent's logging/setLevel. The warning
-            // keeps it visible; the agent's own cancellation is not a failure and propagates.
-            logger.SetLevelFailed(
-                upstream.Name,
-                deadline.IsCancellationRequested ? $"no answer within {UpstreamErrors.Format(upstream.Config.Timeout)}" : UpstreamErrors.Describe(e));
         }
     }
 

@@ -240,6 +240,25 @@ public sealed class ForwardingTests : IAsyncLifetime
         Assert.Contains("upstream refuser failed: the server answered with JSON-RPC error -32602", entry, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task SetLoggingLevel_UpstreamNeverAnswersItOnConnect_ConnectsAnywayAndLogsTheSilence()
+    {
+        var logs = new RecordingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var logged = new UpstreamPool(TimeProvider.System, factory);
+        await logged.SetLoggingLevelAsync(LoggingLevel.Info, CancellationToken.None);
+
+        // A new connection is told the level first; an upstream that never answers must not keep it from serving.
+        await logged.ApplyAsync(Peers.Config(Probe("mute", "--logging", "--ignore-level") with { Timeout = TimeSpan.FromSeconds(1) }));
+        await logged.WaitForReadyAsync("mute");
+
+        var (calls, levels) = await ReceivedAsync(logged, "mute");
+        Assert.Equal(1, calls);
+        Assert.Empty(levels);
+        var entry = Assert.Single(logs.Entries, e => e.Contains(" 3212: ", StringComparison.Ordinal));
+        Assert.Contains("upstream mute failed: no answer within 1s", entry, StringComparison.Ordinal);
+    }
+
     /// <summary>A probe-server.mjs upstream: counts what it receives; <c>--logging</c> makes it advertise logging.</summary>
     private static UpstreamConfig Probe(string name, params string[] flags) =>
         Peers.Stdio(name, [Path.Combine(Path.GetDirectoryName(Peers.Fixture)!, "probe-server.mjs"), name, .. flags]);

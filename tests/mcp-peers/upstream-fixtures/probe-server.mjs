@@ -1,13 +1,14 @@
 // A stdio MCP server that tells a test what reached it and who answered: it counts every request and notification
 // it receives (before the SDK decides whether it supports the method), and its resources and prompts name it.
 //
-//   node probe-server.mjs NAME [--logging] [--refuse-level]
+//   node probe-server.mjs NAME [--logging] [--refuse-level | --ignore-level]
 //
 //   NAME             names the server in every answer and is the scheme of its own resources (NAME://only,
 //                    template NAME://items/{id}); every instance also lists shared://doc, to collide on purpose
 //   --logging        advertise the logging capability and honour logging/setLevel (without it, setLevel is
 //                    still counted, and the SDK answers "method not found")
 //   --refuse-level   with --logging: answer logging/setLevel with a JSON-RPC error (-32602)
+//   --ignore-level   with --logging: never answer logging/setLevel (the request is still counted)
 //
 // Tool "received" returns {"name", "methods": {method: count}, "levels": [levels set]}.
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
@@ -26,12 +27,13 @@ import {
 
 const [name, ...flags] = process.argv.slice(2);
 if (!name || !/^[a-z][a-z0-9]*$/.test(name)) {
-  console.error("usage: node probe-server.mjs NAME [--logging] [--refuse-level]  (NAME: lower-case letters and digits)");
+  console.error("usage: node probe-server.mjs NAME [--logging] [--refuse-level | --ignore-level]  (NAME: lower-case letters and digits)");
   process.exit(2);
 }
 
 const logging = flags.includes("--logging");
 const refuseLevel = flags.includes("--refuse-level");
+const ignoreLevel = flags.includes("--ignore-level");
 const methods = {};
 const levels = [];
 const text = (value) => ({ content: [{ type: "text", text: typeof value === "string" ? value : JSON.stringify(value) }] });
@@ -89,6 +91,10 @@ if (logging) {
   server.setRequestHandler(SetLevelRequestSchema, (request) => {
     if (refuseLevel) {
       throw new McpError(-32602, "this server refuses every logging level");
+    }
+
+    if (ignoreLevel) {
+      return new Promise(() => {});
     }
 
     levels.push(request.params.level);
