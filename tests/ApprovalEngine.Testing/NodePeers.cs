@@ -69,6 +69,32 @@ public static partial class NodePeers
     public static Task<PeerRun> RunClientAsync(TimeSpan timeout, params string[] arguments) => RunClientAsync(arguments, timeout);
 
     /// <summary>
+    /// Runs <paramref name="source"/> as an ES module of <c>tests/mcp-peers</c> (so its imports resolve to the installed
+    /// SDK), with <paramref name="environment"/> added, bounded by <paramref name="timeout"/>; for code taken as is
+    /// from the documentation.
+    /// </summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunModuleAsync(
+        string source, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var file = Path.Combine(PeersDirectory, $".module-{Guid.NewGuid():N}.mjs");
+        await File.WriteAllTextAsync(file, source, cancellationToken);
+        try
+        {
+            var info = PeerProcess.StartInfo(Node, [file], PeersDirectory);
+            foreach (var (name, value) in environment)
+            {
+                info.Environment[name] = value;
+            }
+
+            return await PeerProcess.RunAsync(info, timeout, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>
     /// Starts <c>fixture-server.mjs</c> on an ephemeral loopback port and waits until it listens. With
     /// <paramref name="bearer"/>, it answers 401 to requests without <c>Authorization: Bearer {bearer}</c>.
     /// </summary>

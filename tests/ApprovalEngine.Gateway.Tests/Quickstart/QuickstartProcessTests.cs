@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using ApprovalEngine.Gateway.Quickstart;
+using ApprovalEngine.Gateway.Stdio;
 using ApprovalEngine.Gateway.Tests.Mcp;
 using ApprovalEngine.Gateway.Tests.Upstreams;
 using ApprovalEngine.Testing;
@@ -57,6 +58,14 @@ public sealed class QuickstartProcessTests(ITestOutputHelper output)
                 var listing = await client.CallToolAsync("fs__list_directory", new Dictionary<string, object?> { ["path"] = "." }, cancellationToken: ct);
                 Assert.Contains("welcome.txt", Text(listing), StringComparison.Ordinal);
             }
+
+            // The README's TypeScript example, copied as it is printed there (only the address differs), with the key in
+            // the variable it reads: it lists the tools and lists the sandbox.
+            var example = ReadmeExamples.Block("TypeScript SDK").Replace(ReadmeExamples.QuickstartUrl, url, StringComparison.Ordinal);
+            var (exitCode, stdout, stderr) = await NodePeers.RunModuleAsync(example, new Dictionary<string, string> { [StdioBridge.KeyVariable] = key }, TimeSpan.FromSeconds(60), ct);
+            Assert.True(exitCode == 0, $"the README's TypeScript example failed (exit {exitCode}): {stderr}");
+            Assert.Contains("fs__list_directory", stdout, StringComparison.Ordinal);
+            Assert.Contains("welcome.txt", stdout, StringComparison.Ordinal);
 
             // The embedded PostgreSQL (and its watchdog) and both servers, run from tests/mcp-peers rather than npx.
             started = GatewayProcessTree.Collect(process.Id);
