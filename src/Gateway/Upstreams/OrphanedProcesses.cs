@@ -1,5 +1,3 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -43,15 +41,9 @@ internal static class OrphanedProcesses
                 continue;
             }
 
-            try
+            if (ProcessSweeper.TryKill(pid))
             {
-                using var process = Process.GetProcessById(pid);
-                process.Kill();
                 killed.Add(pid);
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or Win32Exception)
-            {
-                // Gone in between, or not ours to signal: nothing left to do for this pid.
             }
         }
 
@@ -69,14 +61,10 @@ internal static class OrphanedProcesses
         // A gateway that is itself an upstream of another (nested) carries that gateway's record; neither it nor the
         // processes that started it are ever its own to sweep.
         var spared = Ancestors(self.Pid);
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        foreach (var pid in ProcessSweeper.Pids())
         {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || spared.Contains(pid))
-            {
-                continue;
-            }
-
-            if (ProcessSweeper.ReadEnvironment(pid) is not { } environment
+            if (spared.Contains(pid)
+                || ProcessSweeper.ReadEnvironment(pid) is not { } environment
                 || OwnerOf(environment) is not { } owner
                 || owner.Namespace != self.Namespace
                 || IsRunning(owner)

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 
 namespace ApprovalEngine.Gateway.Upstreams;
@@ -32,14 +33,9 @@ internal static class ProcessSweeper
         var needle = Encoding.UTF8.GetBytes($"\0{MarkerVariable}={marker}\0");
         var self = Environment.ProcessId;
         var found = new List<int>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        foreach (var pid in Pids())
         {
-            if (!int.TryParse(Path.GetFileName(directory), out var pid) || pid == self)
-            {
-                continue;
-            }
-
-            if (ReadEnvironment(pid) is { } environment && Contains(environment, needle))
+            if (pid != self && ReadEnvironment(pid) is { } environment && Contains(environment, needle))
             {
                 found.Add(pid);
             }
@@ -56,20 +52,42 @@ internal static class ProcessSweeper
         {
             // The pid was matched a moment ago; a process that exits and whose pid is reused by an unrelated process
             // within that moment is not a practical concern (pids are reused only after the whole range cycles).
-            try
+            if (TryKill(pid))
             {
-                using var process = Process.GetProcessById(pid);
-                process.Kill();
                 killed++;
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or Win32Exception)
-            {
-                // Gone in between (ArgumentException, InvalidOperationException) or not ours to signal (Win32Exception):
-                // either way there is nothing left to do for this pid.
             }
         }
 
         return killed;
+    }
+
+    /// <summary>The pids of /proc, as they are listed now.</summary>
+    internal static IEnumerable<int> Pids()
+    {
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                yield return pid;
+            }
+        }
+    }
+
+    /// <summary>Sends SIGKILL to <paramref name="pid"/>; false when it is gone or not ours to signal.</summary>
+    internal static bool TryKill(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill();
+            return true;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or Win32Exception)
+        {
+            // Gone in between (ArgumentException, InvalidOperationException) or not ours to signal (Win32Exception):
+            // either way there is nothing left to do for this pid.
+            return false;
+        }
     }
 
     /// <summary>The process's initial environment with a NUL in front, so that a needle "\0NAME=" matches the first variable too; null when unreadable.</summary>
